@@ -1,0 +1,5 @@
+"""Data: being built against the engine (ssl_core) as it lands."""
+
+from app.ui import coming
+
+coming("Data", "this page is being built while the engine lands.")

@@ -1,0 +1,32 @@
+"""Home: what self-supervised learning is, and a path through the lessons."""
+
+import streamlit as st
+
+from app.lessons import LESSONS
+
+st.title("SSL Lab")
+st.markdown(
+    "**Self-supervised learning (SSL)** teaches a network to describe images without labels. "
+    "The trick: show it two different views of the same image (cropped, recoloured, partly "
+    "hidden) and ask that their descriptions agree, while not letting every image get the same "
+    "description. What it learns turns out to find objects, group classes and segment images."
+)
+st.markdown(
+    "Follow the lessons in order, or jump in: **Data** shows what the model sees, **Train** "
+    "trains a small model in minutes on a laptop, **Checkpoints** opens any model file."
+)
+
+st.header("Lessons")
+for lesson in LESSONS:
+    with st.container(border=True):
+        st.subheader(lesson["title"])
+        st.write(lesson["text"])
+        cols = st.columns([1, 2])
+        with cols[0]:
+            st.page_link(
+                lesson["page"],
+                label="Open the page",
+                icon=":material/arrow_forward:",
+                query_params={"preset": lesson["preset"]},
+            )
+        cols[1].caption(f"Preset: `{lesson['preset']}`")

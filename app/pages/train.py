@@ -1,0 +1,5 @@
+"""Train: being built against the engine (ssl_core) as it lands."""
+
+from app.ui import coming
+
+coming("Train", "this page is being built while the engine lands.")

@@ -1,0 +1,39 @@
+import subprocess
+import sys
+
+from app.lessons import LESSONS
+from tests.app.conftest import no_exception, open_page
+
+
+def test_home_renders_lessons_and_sidebar():
+    at = open_page()
+    no_exception(at)
+    assert at.title[0].value == "SSL Lab"
+    assert "two different views" in at.markdown[0].value
+    subheaders = [s.value for s in at.subheader]
+    assert subheaders == [lesson["title"] for lesson in LESSONS]
+    sidebar = " ".join(c.value for c in at.sidebar.caption)
+    assert "None yet" in sidebar
+
+
+def test_home_does_not_import_torch():
+    # Heavy imports happen lazily, so the first page renders fast. A fresh process tells the truth.
+    code = (
+        "import sys; from streamlit.testing.v1 import AppTest; "
+        "at = AppTest.from_file('streamlit_app.py').run(); assert not at.exception; "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_sidebar_shows_current_model():
+    at = open_page(current_model="/tmp/some/model.safetensors")
+    assert any("model.safetensors" in c.value for c in at.sidebar.caption)
+
+
+def test_coming_pages_say_what_they_will_do():
+    for page in ["look", "map", "probe", "dictionary"]:
+        at = open_page(page)
+        no_exception(at)
+        assert at.info[0].value.startswith("Coming:")
