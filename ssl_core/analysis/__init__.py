@@ -1,0 +1,1 @@
+"""Analysis of trained features: extraction, similarity, attention, projections, probes, dictionaries."""

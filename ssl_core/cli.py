@@ -1,0 +1,242 @@
+"""python -m ssl_core <command>: the engine from the command line; every page of the app can be reproduced here.
+
+Bad input ends with one line on stderr ("error: ...") and exit status 2; never a traceback
+(set SSL_LAB_DEBUG=1 to see one).
+"""
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from ssl_core.errors import UserError
+
+DATA_HELP = "a built-in dataset (shapes, digits, photos; options as shapes:n=2000) or a folder of images"
+
+
+def _out(args, obj: dict, text: str) -> None:
+    print(json.dumps(obj) if getattr(args, "json", False) else text)
+
+
+def _log(args):
+    """Progress lines: to stdout normally, to stderr under --json (stdout then holds one JSON object)."""
+    stream = sys.stderr if getattr(args, "json", False) else sys.stdout
+    return lambda msg: print(msg, file=stream, flush=True)
+
+
+def _parse_value(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+# ---- commands ---------------------------------------------------------------------------------
+
+def cmd_train(args) -> int:
+    from dataclasses import fields
+
+    from ssl_core.train.config import TrainConfig
+    from ssl_core.train.presets import PRESETS
+    from ssl_core.train.trainer import train
+
+    out = Path(args.out)
+    if args.resume:
+        if not (out / "config.json").exists():
+            raise UserError(f"nothing to resume in {out}: it holds no config.json")
+        cfg = TrainConfig.from_json((out / "config.json").read_text())
+    elif args.config:
+        cfg = TrainConfig.from_json(Path(args.config).read_text())
+    elif args.preset:
+        if args.preset not in PRESETS:
+            raise UserError(f"unknown preset {args.preset!r}: choose one of {', '.join(PRESETS)}")
+        cfg = TrainConfig.from_dict(json.loads(PRESETS[args.preset]["config"].to_json()))
+    else:
+        cfg = TrainConfig()
+    flags = {"method": args.method, "data": args.data, "backbone": args.backbone, "size": args.size,
+             "limit": args.limit, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
+             "dtype": args.dtype, "device": args.device}
+    for k, v in flags.items():
+        if v is not None:
+            setattr(cfg, k, v)
+    if any(b is not None for b in (args.steps, args.epochs, args.minutes)):
+        cfg.steps, cfg.epochs, cfg.minutes = args.steps, args.epochs, args.minutes
+    names = {f.name for f in fields(cfg)}
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"--set takes KEY=VALUE, got {item!r}")
+        if key in names and key != "method_args":
+            setattr(cfg, key, _parse_value(value))
+        else:
+            cfg.method_args[key] = _parse_value(value)
+    if not args.resume and (out / "config.json").exists() and any(out.glob("checkpoints/*.safetensors")):
+        raise UserError(f"{out} already holds a run: use --resume to continue it, or choose another --out")
+    result = train(cfg, out, resume=args.resume, queue=args.queue, max_concurrent=args.max_concurrent,
+                   log=_log(args))
+    m = result.get("metrics", {})
+    knn = f"; kNN top-1 {m['knn_k200']:.3f} (raw pixels {m['knn_pixels_k200']:.3f}, random init " \
+          f"{m['knn_random_k200']:.3f})" if "knn_k200" in m else ""
+    _out(args, result, f"{result['state']} at step {result['step']}: {result.get('checkpoint', '')}{knn}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from ssl_core.eval.report import evaluate
+
+    r = evaluate(args.checkpoint, args.data, args.train, args.test, probe=args.probe, limit=args.limit,
+                 device=args.device)
+    if args.probe == "knn":
+        rows = [f"{name:12s} k=20 {r[name]['k20']:.4f}  k=200 {r[name]['k200']:.4f}"
+                for name in ("model", "pixels", "random_init")]
+    else:
+        rows = [f"{name:12s} accuracy {r[name]['accuracy']:.4f}" for name in ("model", "pixels", "random_init")]
+    _out(args, r, f"{args.probe} top-1 on {r['n_test']} test images ({r['n_train']} train):\n" + "\n".join(rows))
+    return 0
+
+
+def cmd_features(args) -> int:
+    from safetensors.torch import save_file
+
+    from ssl_core.analysis.features import extract
+    from ssl_core.data import load_data
+    from ssl_core.devices import pick_device, use_bf16
+    from ssl_core.models.checkpoint import load_model
+
+    dev = pick_device(args.device)
+    model, meta = load_model(args.checkpoint, dev)
+    data = load_data(args.data, args.split, meta["arch"]["img_size"], args.limit)
+    cls, patches = extract(model, data.images, meta["normalization"], patches=True, layer=args.layer, device=dev,
+                           bf16=use_bf16("auto", dev))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    save_file({"cls": cls.contiguous(), "patches": patches.contiguous(), "labels": data.labels.contiguous()},
+              str(tmp), metadata={"names": json.dumps(data.names), "class_names": json.dumps(data.class_names),
+                                  "checkpoint": str(args.checkpoint), "data": args.data, "layer": str(args.layer)})
+    os.replace(tmp, out)
+    _out(args, {"out": str(out), "cls": list(cls.shape), "patches": list(patches.shape), "skipped": data.skipped},
+         f"wrote {out}: cls {tuple(cls.shape)}, patches {tuple(patches.shape)}")
+    return 0
+
+
+def cmd_import(args) -> int:
+    from ssl_core.models.checkpoint import describe_checkpoint
+    from ssl_core.models.foreign import import_checkpoint
+
+    out = import_checkpoint(args.path, args.kind, args.out)
+    info = describe_checkpoint(out)
+    a = info["arch"]
+    _out(args, info, f"wrote {out}: ViT dim {a['embed_dim']}, depth {a['depth']}, heads {a['num_heads']}, "
+                     f"patch {a['patch_size']}, {a['img_size']} px, {info['params'] / 1e6:.1f}M parameters")
+    return 0
+
+
+def cmd_info(args) -> int:
+    from ssl_core.models.checkpoint import describe_checkpoint
+
+    info = describe_checkpoint(args.checkpoint)
+    lines = [f"{k}: {json.dumps(v) if isinstance(v, (dict, list)) else v}" for k, v in info.items()]
+    _out(args, info, "\n".join(lines))
+    return 0
+
+
+def cmd_methods(args) -> int:
+    from ssl_core.methods import METHODS, method_params
+
+    table = {name: {"description": cls.description, "paper": cls.paper,
+                    "params": {p: d for p, d, _ in method_params(name)}} for name, cls in METHODS.items()}
+    _out(args, table, "\n".join(f"{n:8s} {m['description']}\n         {m['paper']}" for n, m in table.items()))
+    return 0
+
+
+# ---- parser -----------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m ssl_core", description="SSL Lab: train and inspect "
+                                "self-supervised vision models.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a self-supervised model into a run folder")
+    t.add_argument("--method", help="simclr, dino, mae, ... (see `methods`)")
+    t.add_argument("--data", help=DATA_HELP)
+    t.add_argument("--out", required=True, help="the run folder (config.json, metrics.jsonl, checkpoints/)")
+    t.add_argument("--backbone", help="vit (default, sized for the data), vit-small, vit:dim=..., resnet18, ...")
+    budget = t.add_mutually_exclusive_group()
+    budget.add_argument("--steps", type=int, help="budget in optimiser steps (default 1000)")
+    budget.add_argument("--epochs", type=float, help="budget in passes over the data")
+    budget.add_argument("--minutes", type=float, help="budget in minutes of training")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    t.add_argument("--preset", help="start from a classroom preset (see the Train page)")
+    t.add_argument("--config", help="a config.json to start from")
+    t.add_argument("--size", type=int, help="training resolution in pixels")
+    t.add_argument("--limit", type=int, help="use only this many training images")
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--lr", type=float, help="peak learning rate")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--dtype", choices=["auto", "bf16", "fp32"])
+    t.add_argument("--device", help="auto, cpu, cuda, mps")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="any config field (warmup=0.1, schedule=infinite) or method parameter (temperature=0.2)")
+    t.add_argument("--queue", help=argparse.SUPPRESS)  # slot folder, used by the app's launcher
+    t.add_argument("--max-concurrent", type=int, default=2, help=argparse.SUPPRESS)
+    t.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("eval", help="evaluate a checkpoint's frozen features beside the baselines")
+    e.add_argument("probe", choices=["knn", "linear"])
+    e.add_argument("--checkpoint", required=True)
+    e.add_argument("--data", help=DATA_HELP + " (its train and test splits)")
+    e.add_argument("--train", help="training data, with --test")
+    e.add_argument("--test", help="test data, with --train")
+    e.add_argument("--limit", type=int, help="use only this many training images")
+    e.add_argument("--device", default="auto")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_eval)
+
+    f = sub.add_parser("features", help="write CLS and patch features of a dataset to a .safetensors file")
+    f.add_argument("--checkpoint", required=True)
+    f.add_argument("--data", required=True, help=DATA_HELP)
+    f.add_argument("--out", required=True)
+    f.add_argument("--split", default="train", choices=["train", "test"])
+    f.add_argument("--limit", type=int)
+    f.add_argument("--layer", type=int, default=-1, help="ViT block whose tokens to export (-1: last, normalised)")
+    f.add_argument("--device", default="auto")
+    f.add_argument("--json", action="store_true")
+    f.set_defaults(func=cmd_features)
+
+    i = sub.add_parser("import", help="convert a DINO or timm ViT checkpoint into an SSL Lab checkpoint")
+    i.add_argument("--from", dest="kind", required=True, choices=["dino", "timm"])
+    i.add_argument("path")
+    i.add_argument("--out", required=True)
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(func=cmd_import)
+
+    n = sub.add_parser("info", help="describe a checkpoint")
+    n.add_argument("checkpoint")
+    n.add_argument("--json", action="store_true")
+    n.set_defaults(func=cmd_info)
+
+    m = sub.add_parser("methods", help="list the SSL methods")
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=cmd_methods)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 3 if type(e).__name__ == "Diverged" else 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if os.environ.get("SSL_LAB_DEBUG"):
+            raise
+        line = (str(e).splitlines() or [""])[0][:200]
+        print(f"error: {type(e).__name__}: {line} (set SSL_LAB_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1

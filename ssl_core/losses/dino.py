@@ -1,0 +1,30 @@
+import torch
+import torch.nn.functional as F
+
+
+def dino_loss(student_outputs: list[torch.Tensor], teacher_outputs: list[torch.Tensor], center: torch.Tensor,
+              student_temp: float = 0.1, teacher_temp: float = 0.04) -> torch.Tensor:
+    """DINO's self-distillation loss (Caron et al. 2021, eq. 1-3 and Algorithm 1).
+
+    P_t = softmax((g_t(x) - c) / t_t) for each global view seen by the teacher, P_s = softmax(g_s(x') / t_s)
+    for every view seen by the student; the loss is the cross-entropy H(P_t, P_s) = -sum P_t log P_s,
+    averaged over all (teacher view, student view) pairs of different views and over the batch.
+    The student's first len(teacher_outputs) views must be the same global views the teacher saw.
+    """
+    teacher = [F.softmax((t.float() - center) / teacher_temp, dim=-1) for t in teacher_outputs]
+    student = [F.log_softmax(s.float() / student_temp, dim=-1) for s in student_outputs]
+    total, pairs = 0.0, 0
+    for i, p_t in enumerate(teacher):
+        for j, log_p_s in enumerate(student):
+            if i == j:
+                continue
+            total = total + torch.sum(-p_t * log_p_s, dim=-1).mean()
+            pairs += 1
+    return total / pairs
+
+
+@torch.no_grad()
+def update_center(center: torch.Tensor, teacher_outputs: list[torch.Tensor], momentum: float = 0.9) -> None:
+    """Centring (Caron et al. 2021, eq. 4): c <- m c + (1 - m) mean of the teacher outputs over the batch."""
+    batch_center = torch.cat(teacher_outputs).float().mean(dim=0, keepdim=True)
+    center.mul_(momentum).add_(batch_center, alpha=1 - momentum)

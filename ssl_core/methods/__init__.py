@@ -1,0 +1,33 @@
+"""The method registry: name -> class. Adding a method is one file and one line here."""
+
+from ssl_core.errors import UserError
+from ssl_core.methods.base import Method, method_params as _params
+from ssl_core.methods.dino import DINO
+from ssl_core.methods.mae import MAE
+from ssl_core.methods.simclr import SimCLR
+
+METHODS: dict[str, type[Method]] = {m.name: m for m in (SimCLR, DINO, MAE)}
+
+
+def get_method(name: str) -> type[Method]:
+    if name not in METHODS:
+        raise UserError(f"unknown method {name!r}: choose one of {', '.join(METHODS)}")
+    return METHODS[name]
+
+
+def method_params(name: str) -> list[tuple[str, object, str]]:
+    """(parameter, default, one sentence) for each hyper-parameter of a method."""
+    return _params(get_method(name))
+
+
+def build_method(name: str, backbone, args: dict | None = None) -> Method:
+    cls = get_method(name)
+    args = dict(args or {})
+    known = {p for p, _, _ in _params(cls)}
+    unknown = set(args) - known
+    if unknown:
+        raise UserError(f"{name} has no parameter {', '.join(sorted(unknown))}: its parameters are "
+                        f"{', '.join(sorted(known))}")
+    if cls.needs_vit and backbone.arch["name"] != "vit":
+        raise UserError(f"{name} masks patches and needs a ViT backbone: use --backbone vit")
+    return cls(backbone, **args)

@@ -1,0 +1,80 @@
+"""The one protocol every SSL method follows.
+
+A method is an `nn.Module` that owns a backbone and its training-only heads. The trainer calls
+`training_step(images, generator)` on a uint8 batch already on the device (the method draws its own
+augmented views, batched), back-propagates the returned loss, steps the optimiser, then calls
+`after_step(progress)` (EMA teachers update there). `eval_backbone` is the network whose features
+are evaluated and exported; `backbone_prefix` names it inside `state_dict()`.
+"""
+
+import copy
+import inspect
+import math
+
+import torch
+import torch.nn as nn
+
+from ssl_core.data import ViewConfig
+
+
+class Method(nn.Module):
+    name = ""
+    description = ""  # one line for `methods` and the Train page
+    paper = ""
+    param_docs: dict[str, str] = {}  # constructor argument -> one sentence
+    masking = None  # None, "random" or "block": which patch masks the method trains with
+    mask_ratio = 0.0
+    needs_vit = False
+
+    def __init__(self, backbone: nn.Module):
+        super().__init__()
+        self.backbone = backbone
+
+    @classmethod
+    def view_configs(cls, size: int) -> dict[str, ViewConfig]:
+        """The augmented views the method trains on, by name (shown on the Data page)."""
+        return {"view 1": ViewConfig(size=size), "view 2": ViewConfig(size=size)}
+
+    def training_step(self, images: torch.Tensor, generator: torch.Generator):
+        """uint8 (B, 3, H, W) -> (loss, logs: dict of floats, embedding (B, D) for the collapse indicators)."""
+        raise NotImplementedError
+
+    def after_step(self, progress: float) -> None:
+        """Called after each optimiser step with training progress in [0, 1]."""
+
+    @property
+    def eval_backbone(self) -> nn.Module:
+        return self.backbone
+
+    @property
+    def backbone_prefix(self) -> str:
+        return "backbone."
+
+
+def ema_momentum(base: float, progress: float) -> float:
+    """Cosine schedule of the teacher momentum from `base` to 1 (BYOL, Grill et al. 2020, sec. 3.2)."""
+    return 1 - (1 - base) * (math.cos(math.pi * progress) + 1) / 2
+
+
+@torch.no_grad()
+def ema_update(teacher: nn.Module, student: nn.Module, momentum: float) -> None:
+    """teacher <- m * teacher + (1 - m) * student, parameter by parameter (buffers are copied)."""
+    for t, s in zip(teacher.parameters(), student.parameters()):
+        t.mul_(momentum).add_(s.detach(), alpha=1 - momentum)
+    for t, s in zip(teacher.buffers(), student.buffers()):
+        t.copy_(s)
+
+
+def frozen_copy(module: nn.Module) -> nn.Module:
+    """A teacher: a deep copy that receives no gradients."""
+    teacher = copy.deepcopy(module)
+    for p in teacher.parameters():
+        p.requires_grad = False
+    return teacher
+
+
+def method_params(cls) -> list[tuple[str, object, str]]:
+    """(name, default, one sentence) for each hyper-parameter a method's constructor takes."""
+    sig = inspect.signature(cls.__init__)
+    return [(p.name, p.default, cls.param_docs.get(p.name, "")) for p in sig.parameters.values()
+            if p.name not in ("self", "backbone") and p.default is not inspect.Parameter.empty]

@@ -1,0 +1,42 @@
+"""SimCLR (Chen et al., "A Simple Framework for Contrastive Learning of Visual Representations", ICML 2020)."""
+
+import torch
+
+from ssl_core.data import ViewConfig, augment
+from ssl_core.losses import nt_xent
+from ssl_core.methods.base import Method
+from ssl_core.models.heads import mlp
+
+
+class SimCLR(Method):
+    name = "simclr"
+    description = "Contrastive: two views of an image attract, views of other images in the batch repel."
+    paper = "Chen, Kornblith, Norouzi, Hinton. A Simple Framework for Contrastive Learning of Visual " \
+            "Representations. ICML 2020"
+    param_docs = {
+        "temperature": "Softmax temperature of NT-Xent: lower values focus the loss on the hardest negatives.",
+        "proj_hidden": "Width of the projection head's hidden layer.",
+        "proj_dim": "Size of the projected embedding the loss compares.",
+        "color_strength": "Colour-jitter strength s of the paper (brightness/contrast/saturation 0.8s, hue 0.2s).",
+    }
+
+    def __init__(self, backbone, temperature: float = 0.2, proj_hidden: int = 512, proj_dim: int = 128,
+                 color_strength: float = 0.5):
+        super().__init__(backbone)
+        self.temperature = temperature
+        self.projector = mlp(backbone.embed_dim, proj_hidden, proj_dim, layers=2)
+        self.views = self.view_configs(backbone.img_size, color_strength)
+
+    @classmethod
+    def view_configs(cls, size, color_strength: float = 0.5):
+        s = color_strength
+        view = ViewConfig(size=size, scale=(0.08, 1.0), brightness=0.8 * s, contrast=0.8 * s, saturation=0.8 * s,
+                          hue=0.2 * s, gray_p=0.2, blur_p=0.5 if size >= 96 else 0.0)
+        return {"view 1": view, "view 2": view}
+
+    def training_step(self, images, generator):
+        x1, x2 = (augment(images, v, generator) for v in self.views.values())
+        h = self.backbone(torch.cat([x1, x2]))
+        z1, z2 = self.projector(h).chunk(2)
+        loss = nt_xent(z1, z2, self.temperature)
+        return loss, {}, h[: len(images)]

@@ -1,0 +1,69 @@
+"""ResNet-18 (He et al., "Deep Residual Learning for Image Recognition", CVPR 2016).
+
+Parameter names are torchvision's. The CIFAR stem (3x3 convolution, stride 1, no max-pool) is the
+one SimCLR and every SSL library use for 32 px images; the ImageNet stem (7x7, stride 2, max-pool)
+is for photographs. `forward(x)` gives the globally pooled 512-d embedding.
+"""
+
+import torch.nn as nn
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        return self.relu(self.bn2(self.conv2(out)) + identity)
+
+
+class ResNet18(nn.Module):
+    def __init__(self, stem: str = "cifar", img_size: int = 32):
+        super().__init__()
+        if stem not in ("cifar", "imagenet"):
+            raise ValueError(f"unknown ResNet stem {stem!r}: use 'cifar' or 'imagenet'")
+        self.arch = dict(name="resnet18", stem=stem, img_size=img_size)
+        self.embed_dim = 512
+        self.img_size = img_size
+        self.patch_size = 8 if stem == "cifar" else 32  # the stride of the last feature map
+        if stem == "cifar":
+            self.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+            self.maxpool = nn.Identity()
+        else:
+            self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+            self.maxpool = nn.MaxPool2d(3, 2, 1)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        widths, cin = (64, 128, 256, 512), 64
+        for i, w in enumerate(widths):
+            stride = 1 if i == 0 else 2
+            setattr(self, f"layer{i + 1}", nn.Sequential(BasicBlock(cin, w, stride), BasicBlock(w, w, 1)))
+            cin = w
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def feature_map(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+
+    def forward(self, x):
+        return self.feature_map(x).mean(dim=(2, 3))
+
+    def features(self, x, layer: int = -1):
+        """Pooled embedding (B, 512) and the last feature map as a patch grid (B, h, w, 512).
+        `layer` is accepted for parity with the ViT; only the last stage is exposed."""
+        fmap = self.feature_map(x)
+        return fmap.mean(dim=(2, 3)), fmap.permute(0, 2, 3, 1)
+
+    def patch_features(self, x, layer: int = -1):
+        return self.features(x, layer)[1]

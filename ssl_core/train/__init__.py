@@ -1,0 +1,1 @@
+"""Training: the config, learning-rate schedules, the trainer, run folders and presets."""

@@ -1,0 +1,99 @@
+import pickle
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from ssl_core.errors import UserError
+from ssl_core.models import build_backbone
+from ssl_core.models.checkpoint import describe_checkpoint, load_model, read_checkpoint, save_checkpoint
+from ssl_core.models.foreign import import_checkpoint
+
+from tests.models.test_vit import timm_layout_state
+
+ARCH = "vit:dim=64,depth=2,heads=1,patch=8"
+
+
+def ours(tmp_path, name="m.safetensors"):
+    model = build_backbone(ARCH, 32)
+    meta = {"arch": model.arch, "backbone_prefix": "backbone.", "method": "simclr", "step": 7,
+            "metrics": {"knn_k200": 0.5}, "normalization": {"mean": [0.5] * 3, "std": [0.25] * 3}}
+    path = save_checkpoint(tmp_path / name, {f"model.backbone.{k}": v for k, v in model.state_dict().items()}, meta)
+    return model, path
+
+
+def test_roundtrip_rebuilds_model_from_file_alone(tmp_path):
+    model, path = ours(tmp_path)
+    loaded, meta = load_model(path)
+    x = torch.randn(2, 3, 32, 32)
+    torch.testing.assert_close(loaded(x), model.eval()(x))
+    assert meta["step"] == 7 and meta["metrics"]["knn_k200"] == 0.5
+    info = describe_checkpoint(path)
+    assert info["params"] == sum(p.numel() for p in model.parameters()) and info["method"] == "simclr"
+    assert not list(tmp_path.glob(".*tmp*"))  # the temporary file was renamed
+
+
+def test_dino_full_training_checkpoint_imports_teacher(tmp_path):
+    state = timm_layout_state(dim=64, heads=1)
+    teacher = {f"backbone.{k}": v for k, v in state.items()}
+    teacher["head.mlp.0.weight"] = torch.zeros(3, 64)
+    student = {f"module.backbone.{k}": torch.zeros_like(v) for k, v in state.items()}
+    torch.save({"teacher": teacher, "student": student, "epoch": 3}, tmp_path / "dino.pth")
+    out = import_checkpoint(tmp_path / "dino.pth", "dino", tmp_path / "imported.safetensors")
+    model, meta = load_model(out)
+    assert meta["arch"]["embed_dim"] == 64 and meta["arch"]["num_heads"] == 1 and meta["arch"]["img_size"] == 32
+    torch.testing.assert_close(model.state_dict()["cls_token"], state["cls_token"])
+    assert meta["normalization"]["mean"] == [0.485, 0.456, 0.406]
+
+
+def test_timm_safetensors_loads_directly(tmp_path):
+    state = timm_layout_state(dim=128, heads=2)
+    state["head.weight"] = torch.zeros(10, 128)
+    save_file(state, str(tmp_path / "timm.safetensors"))
+    model, meta = load_model(tmp_path / "timm.safetensors")
+    assert meta["arch"]["num_heads"] == 2 and meta["arch"]["depth"] == 2
+
+
+class Evil:
+    def __reduce__(self):
+        return (print, ("pwned",))
+
+
+def test_malicious_pickle_refused(tmp_path):
+    path = tmp_path / "evil.pth"
+    with open(path, "wb") as f:
+        pickle.dump({"cls_token": Evil()}, f)
+    with pytest.raises(UserError, match="unsafe pickle|not a PyTorch"):
+        load_model(path)
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage" * 10, b"\x00" * 64])
+def test_garbage_files_one_line_errors(tmp_path, content):
+    for suffix in (".pth", ".safetensors"):
+        path = tmp_path / f"bad{suffix}"
+        path.write_bytes(content)
+        with pytest.raises(UserError) as e:
+            load_model(path)
+        assert "\n" not in str(e.value)
+
+
+def test_mismatched_keys_reported_by_name(tmp_path):
+    state = timm_layout_state(dim=64, heads=1)
+    del state["blocks.1.mlp.fc2.bias"]
+    state["blocks.0.ls1.gamma"] = torch.ones(64)
+    save_file(state, str(tmp_path / "odd.safetensors"))
+    with pytest.raises(UserError) as e:
+        load_model(tmp_path / "odd.safetensors")
+    msg = str(e.value)
+    assert "blocks.1.mlp.fc2.bias" in msg and "blocks.0.ls1.gamma" in msg and "\n" not in msg
+
+
+def test_missing_file_and_not_a_vit(tmp_path):
+    with pytest.raises(UserError, match="no checkpoint file"):
+        load_model(tmp_path / "nope.safetensors")
+    save_file({"weight": torch.zeros(2)}, str(tmp_path / "x.safetensors"))
+    with pytest.raises(UserError, match="not a ViT"):
+        load_model(tmp_path / "x.safetensors")
+    _, path = ours(tmp_path)
+    tensors, meta = read_checkpoint(path)
+    assert meta["format"] == "ssl-lab/1"

@@ -1,0 +1,108 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ssl_core.models import build_backbone, parse_backbone
+from ssl_core.models.vit import VisionTransformer
+from ssl_core.errors import UserError
+
+
+def reference_vit(state: dict, x: torch.Tensor, num_heads: int, patch: int) -> torch.Tensor:
+    """An independent forward pass written from the ViT paper with plain tensor ops on a timm-layout
+    state dict (pre-norm blocks, GELU MLP, LayerNorm eps 1e-6): the CLS token after the final norm."""
+    w = state
+    B = x.shape[0]
+    t = F.conv2d(x, w["patch_embed.proj.weight"], w["patch_embed.proj.bias"], stride=patch)
+    t = t.flatten(2).transpose(1, 2)
+    t = torch.cat([w["cls_token"].expand(B, -1, -1), t], 1) + w["pos_embed"]
+    depth = 1 + max(int(k.split(".")[1]) for k in w if k.startswith("blocks."))
+    D = t.shape[-1]
+    for i in range(depth):
+        p = f"blocks.{i}."
+        h = F.layer_norm(t, (D,), w[p + "norm1.weight"], w[p + "norm1.bias"], 1e-6)
+        qkv = h @ w[p + "attn.qkv.weight"].T + w[p + "attn.qkv.bias"]
+        q, k, v = qkv.chunk(3, dim=-1)
+        split = lambda z: z.reshape(B, -1, num_heads, D // num_heads).transpose(1, 2)  # noqa: E731
+        q, k, v = split(q), split(k), split(v)
+        a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(D // num_heads), dim=-1)
+        o = (a @ v).transpose(1, 2).reshape(B, -1, D)
+        t = t + o @ w[p + "attn.proj.weight"].T + w[p + "attn.proj.bias"]
+        h = F.layer_norm(t, (D,), w[p + "norm2.weight"], w[p + "norm2.bias"], 1e-6)
+        h = F.gelu(h @ w[p + "mlp.fc1.weight"].T + w[p + "mlp.fc1.bias"])
+        t = t + h @ w[p + "mlp.fc2.weight"].T + w[p + "mlp.fc2.bias"]
+    return F.layer_norm(t, (D,), w["norm.weight"], w["norm.bias"], 1e-6)[:, 0]
+
+
+def timm_layout_state(dim=64, depth=2, heads=4, patch=8, img=32, seed=0) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    r = lambda *s: torch.randn(*s, generator=g) * 0.05  # noqa: E731
+    n = (img // patch) ** 2
+    state = {"cls_token": r(1, 1, dim), "pos_embed": r(1, n + 1, dim),
+             "patch_embed.proj.weight": r(dim, 3, patch, patch), "patch_embed.proj.bias": r(dim),
+             "norm.weight": 1 + r(dim), "norm.bias": r(dim)}
+    for i in range(depth):
+        p = f"blocks.{i}."
+        state.update({p + "norm1.weight": 1 + r(dim), p + "norm1.bias": r(dim),
+                      p + "attn.qkv.weight": r(3 * dim, dim), p + "attn.qkv.bias": r(3 * dim),
+                      p + "attn.proj.weight": r(dim, dim), p + "attn.proj.bias": r(dim),
+                      p + "norm2.weight": 1 + r(dim), p + "norm2.bias": r(dim),
+                      p + "mlp.fc1.weight": r(4 * dim, dim), p + "mlp.fc1.bias": r(4 * dim),
+                      p + "mlp.fc2.weight": r(dim, 4 * dim), p + "mlp.fc2.bias": r(dim)})
+    return state
+
+
+def test_timm_state_dict_loads_and_matches_reference_forward():
+    state = timm_layout_state()
+    model = VisionTransformer(img_size=32, patch_size=8, embed_dim=64, depth=2, num_heads=4)
+    model.load_state_dict(state)  # strict: every timm name exists here
+    x = torch.randn(3, 3, 32, 32)
+    torch.testing.assert_close(model.eval()(x), reference_vit(state, x, 4, 8), atol=1e-5, rtol=1e-4)
+
+
+def test_explicit_attention_matches_fused_and_rows_sum_to_one():
+    model = build_backbone("vit:dim=48,depth=2,heads=3,patch=4", 16).eval()
+    x = torch.randn(2, 3, 16, 16)
+    tokens, extra = model.forward_tokens(x, return_attention=True)
+    torch.testing.assert_close(tokens, model.forward_tokens(x), atol=1e-5, rtol=1e-5)
+    attn = extra["attn"]
+    assert attn.shape == (2, 3, 17, 17)
+    torch.testing.assert_close(attn.sum(-1), torch.ones(2, 3, 17))
+
+
+def test_features_shapes_registers_and_layers():
+    model = build_backbone("vit:dim=48,depth=3,heads=3,patch=4,reg=2", 16).eval()
+    cls, patches = model.features(torch.randn(2, 3, 16, 16))
+    assert cls.shape == (2, 48) and patches.shape == (2, 4, 4, 48)
+    assert model.forward_tokens(torch.randn(1, 3, 16, 16), layer=0).shape == (1, 1 + 2 + 16, 48)
+
+
+def test_position_embeddings_interpolate_to_other_sizes():
+    model = build_backbone("vit:dim=48,depth=1,heads=3,patch=4", 16).eval()
+    assert model.patch_features(torch.randn(1, 3, 32, 24)).shape == (1, 8, 6, 48)
+
+
+def test_keep_indices_drop_patches():
+    model = build_backbone("vit:dim=48,depth=1,heads=3,patch=4", 16).eval()
+    keep = torch.tensor([[0, 5, 9], [1, 2, 3]])
+    assert model.forward_tokens(torch.randn(2, 3, 16, 16), keep=keep).shape == (2, 4, 48)
+
+
+def test_resnet_stems_and_features():
+    for stem, size, grid in (("cifar", 32, 4), ("imagenet", 64, 2)):
+        model = build_backbone(f"resnet18-{stem}", size).eval()
+        cls, patches = model.features(torch.randn(2, 3, size, size))
+        assert cls.shape == (2, 512) and patches.shape == (2, grid, grid, 512)
+    assert "layer4.1.bn2.running_mean" in model.state_dict()  # torchvision names
+
+
+def test_backbone_names_and_errors():
+    assert parse_backbone("vit", 32)["patch_size"] == 4
+    assert parse_backbone("vit-small/16", 224)["embed_dim"] == 384
+    assert parse_backbone("resnet18", 128)["stem"] == "imagenet"
+    for bad, size in (("vgg", 32), ("vit-huge", 32), ("vit:dim=100,heads=3", 32), ("vit/5", 32),
+                      ("vit:foo=1", 32)):
+        with pytest.raises(UserError) as e:
+            parse_backbone(bad, size)
+        assert "\n" not in str(e.value)
