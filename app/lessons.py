@@ -11,7 +11,7 @@ LESSONS = [
         text="Pull two views of the same image together and push other images away. "
         "The temperature decides how hard the model works on the nearest wrong images.",
         page="app/pages/train.py",
-        preset="simclr-shapes",
+        preset="contrastive-shapes",
     ),
     dict(
         key="collapse",
@@ -20,7 +20,7 @@ LESSONS = [
         "EMA teacher, a predictor, or variance and redundancy terms keep the embedding spread out; "
         "watch embedding std and effective rank.",
         page="app/pages/train.py",
-        preset="dino-shapes",
+        preset="dino-collapse",
     ),
     dict(
         key="distillation",
@@ -44,7 +44,7 @@ LESSONS = [
         text="kNN accuracy asks whether neighbours in feature space share a label; a UMAP map "
         "shows which images the model thinks alike.",
         page="app/pages/map.py",
-        preset="simclr-shapes",
+        preset="contrastive-shapes",
     ),
     dict(
         key="segmentation",
@@ -60,7 +60,7 @@ LESSONS = [
         text="When colour predicts the label as well as shape does, which one does the model "
         "learn? Measure its bias against the best possible classifier.",
         page="app/pages/probe.py",
-        preset="simclr-shapes",
+        preset="contrastive-shapes",
     ),
     dict(
         key="dictionaries",

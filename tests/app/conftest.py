@@ -29,3 +29,23 @@ def open_page(page: str | None = None, timeout: float = 30, **state) -> AppTest:
 
 def no_exception(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
+
+
+def button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def tiny_checkpoint(path, step: int = 10, method: str = "simclr"):
+    """A real SSL Lab checkpoint of a very small ViT, written the engine's way."""
+    from ssl_core.models import build_backbone, parse_backbone
+    from ssl_core.models.checkpoint import save_checkpoint
+
+    arch = parse_backbone("vit:dim=32,depth=1,heads=2,patch=8", 32)
+    model = build_backbone(arch)
+    meta = {"arch": arch, "backbone_prefix": "backbone.", "method": method, "data": "shapes", "step": step,
+            "metrics": {"knn_k200": 0.5}}
+    return save_checkpoint(path, {f"model.backbone.{k}": v for k, v in model.state_dict().items()}, meta)
