@@ -1,0 +1,99 @@
+"""Training throughput of the engine against a bare loop of the same model, per method, backbone and dtype.
+
+    python bench/throughput.py                       # the default grid
+    python bench/throughput.py --methods simclr --backbones vit-mini --dtypes bf16 --steps 20
+
+Three loops are timed on the same batches of 32 px shapes (decoded once, uint8):
+- engine: `Trainer.train_step` (schedule, augmentation, NaN guard, clipping, EMA hook, metrics bookkeeping);
+- bare:   the same method's `training_step`, `backward` and `AdamW.step` in a plain for loop;
+- model:  the backbone alone, forward and backward of one pre-made float view (no augmentation).
+Images/s counts source images; a two-view method processes two views per image.
+"""
+
+import argparse
+import time
+
+import torch
+
+from ssl_core.data import load_data
+from ssl_core.devices import autocast, pick_device
+from ssl_core.methods import build_method
+from ssl_core.models import build_backbone, parse_backbone
+from ssl_core.train.config import TrainConfig
+from ssl_core.train.trainer import Trainer, param_groups
+
+
+def timed(fn, steps: int, warmup: int, batch: int) -> float:
+    for _ in range(warmup):
+        fn()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    return steps * batch / (time.perf_counter() - t0)
+
+
+def bench(method: str, backbone: str, dtype: str, batch: int, steps: int, warmup: int) -> dict:
+    bf16 = dtype == "bf16"
+    cfg = TrainConfig(method=method, backbone=backbone, data="shapes:n=2048", batch_size=batch, steps=10_000,
+                      dtype=dtype, knn_every=0)
+    trainer = Trainer(cfg, "/tmp/ssl-lab-bench-run", log=lambda *_: None)
+    trainer.setup(resume=False)
+    engine = timed(trainer.train_step, steps, warmup, batch)
+
+    device = pick_device()
+    data = trainer.data.images
+    torch.manual_seed(0)
+    m = build_method(method, build_backbone(parse_backbone(backbone, 32)), {}).to(device)
+    opt = torch.optim.AdamW(param_groups(m, 0.05), lr=1e-4)
+    state = {"i": 0}
+
+    def bare_step():
+        i = state["i"] = (state["i"] + 1) % (len(data) // batch)
+        g = torch.Generator(device=device).manual_seed(i)
+        with autocast(device, bf16):
+            loss, _, _ = m.training_step(data[i * batch:(i + 1) * batch].to(device), g)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    bare = timed(bare_step, steps, warmup, batch)
+
+    net = build_backbone(parse_backbone(backbone, 32)).to(device)
+    opt2 = torch.optim.AdamW(net.parameters(), lr=1e-4)
+    x = torch.randn(batch, 3, 32, 32, device=device)
+
+    def model_step():
+        with autocast(device, bf16):
+            out = net(x).float().pow(2).mean()
+        opt2.zero_grad(set_to_none=True)
+        out.backward()
+        opt2.step()
+
+    model = timed(model_step, steps, warmup, batch)
+    return {"method": method, "backbone": backbone, "dtype": dtype, "engine": engine, "bare": bare, "model": model}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--methods", nargs="+", default=["simclr", "dino", "mae"])
+    p.add_argument("--backbones", nargs="+", default=["vit-mini", "resnet18"])
+    p.add_argument("--dtypes", nargs="+", default=["bf16", "fp32"])
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--steps", type=int, default=8)
+    p.add_argument("--warmup", type=int, default=2)
+    args = p.parse_args()
+    print(f"device {pick_device()}, {torch.get_num_threads()} threads, batch {args.batch_size}, 32 px shapes")
+    print(f"{'method':8s} {'backbone':10s} {'dtype':5s} {'engine img/s':>13s} {'bare img/s':>11s} "
+          f"{'engine/bare':>11s} {'model-only img/s':>17s}")
+    for method in args.methods:
+        for backbone in args.backbones:
+            if method == "mae" and backbone.startswith("resnet"):
+                continue
+            for dtype in args.dtypes:
+                r = bench(method, backbone, dtype, args.batch_size, args.steps, args.warmup)
+                print(f"{method:8s} {backbone:10s} {dtype:5s} {r['engine']:13.1f} {r['bare']:11.1f} "
+                      f"{r['engine'] / r['bare']:11.2f} {r['model']:17.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

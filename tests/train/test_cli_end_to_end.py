@@ -1,0 +1,116 @@
+"""The engine end to end through its real CLI, in subprocesses: train, checkpoint, resume, evaluate,
+extract features; and the one-line errors for bad input."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+TINY = ["--backbone", "vit:dim=32,depth=1,heads=2,patch=8", "--batch-size", "32", "--data", "shapes:n=256",
+        "--set", "knn_bank=256", "--set", "knn_test=64", "--set", "log_every=2"]
+
+
+def cli(*args, env=None, check=True):
+    proc = subprocess.run([sys.executable, "-m", "ssl_core", *map(str, args)], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}: {proc.stderr[-2000:]}")
+    return proc
+
+
+def test_train_resume_eval_features(tmp_path):
+    run = tmp_path / "run"
+    out = cli("train", "--method", "simclr", "--out", run, "--steps", 6, "--set", "ckpt_every=4",
+              "--set", "knn_every=4", "--json", *TINY)
+    result = json.loads(out.stdout)
+    assert result["state"] == "finished" and result["step"] == 6
+    for key in ("knn_k200", "knn_pixels_k200", "knn_random_k200"):
+        assert 0 <= result["metrics"][key] <= 1
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "loss" in r] == [2, 4, 6]
+    assert all({"lr", "images_per_s", "emb_std", "eff_rank"} <= set(r) for r in rows if "loss" in r)
+    assert json.loads((run / "status.json").read_text())["state"] == "finished"
+    ckpts = sorted((run / "checkpoints").glob("*.safetensors"))
+    assert [c.name for c in ckpts] == ["step_0000004.safetensors", "step_0000006.safetensors"]
+
+    # Resume with a larger budget continues from step 6 and rewrites nothing before it.
+    config = json.loads((run / "config.json").read_text())
+    config["steps"] = 8
+    (run / "config.json").write_text(json.dumps(config))
+    out = cli("train", "--out", run, "--resume", "--json")
+    assert json.loads(out.stdout)["step"] == 8
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == sorted(steps) and steps[-1] == 8
+
+    ckpt = run / "checkpoints" / "step_0000008.safetensors"
+    info = json.loads(cli("info", ckpt, "--json").stdout)
+    assert info["method"] == "simclr" and info["step"] == 8 and info["arch"]["embed_dim"] == 32
+
+    ev = json.loads(cli("eval", "knn", "--checkpoint", ckpt, "--data", "shapes:n=256", "--json").stdout)
+    assert {"model", "pixels", "random_init"} <= set(ev) and 0 <= ev["model"]["k200"] <= 1
+
+    feats = tmp_path / "f.safetensors"
+    cli("features", "--checkpoint", ckpt, "--data", "shapes:n=256", "--limit", 20, "--out", feats)
+    t = load_file(str(feats))
+    assert t["cls"].shape == (20, 32) and t["patches"].shape == (20, 4, 4, 32)
+
+
+def test_resume_is_exact(tmp_path):
+    """6 steps straight end with the same weights as 3 steps, a stop, and a resume to 6 (a constant
+    schedule, so the budget change does not alter the learning rate of the first 3 steps)."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    common = ["--method", "simclr", "--set", "knn_every=0", "--set", "ckpt_every=3", "--dtype", "fp32",
+              "--set", "schedule=constant", "--set", "warmup=0", *TINY]
+    cli("train", "--out", a, "--steps", 6, *common)
+    cli("train", "--out", b, "--steps", 3, *common)
+    config = json.loads((b / "config.json").read_text())
+    config["steps"] = 6
+    (b / "config.json").write_text(json.dumps(config))
+    cli("train", "--out", b, "--resume")
+    wa = load_file(str(a / "checkpoints/step_0000006.safetensors"))
+    wb = load_file(str(b / "checkpoints/step_0000006.safetensors"))
+    assert set(wa) == set(wb)
+    for k in wa:
+        torch.testing.assert_close(wa[k], wb[k], atol=1e-6, rtol=1e-5, msg=k)
+
+
+def test_diverging_run_stops_with_one_line_and_keeps_last_good_checkpoint(tmp_path):
+    run = tmp_path / "div"
+    proc = cli("train", "--method", "simclr", "--out", run, "--steps", 40, "--lr", "1e30", "--set", "warmup=0",
+               "--set", "clip_grad=0", "--set", "knn_every=0", "--set", "ckpt_every=1", *TINY, check=False)
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stderr.strip().startswith("error: training diverged") and "Traceback" not in proc.stderr
+    status = json.loads((run / "status.json").read_text())
+    assert status["state"] == "diverged"
+    for ckpt in (run / "checkpoints").glob("*.safetensors"):
+        assert all(t.isfinite().all() for t in load_file(str(ckpt)).values() if t.is_floating_point())
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["train", "--method", "nope", "--data", "shapes"], "unknown method"),
+    (["train", "--method", "simclr", "--data", "/does/not/exist"], "/does/not/exist"),
+    (["train", "--method", "simclr", "--data", "shapes", "--lr", "-1"], "learning rate"),
+    (["train", "--method", "simclr", "--data", "shapes:n=20", "--batch-size", "64"], "larger than the dataset"),
+    (["train", "--method", "simclr", "--data", "shapes", "--backbone", "vgg"], "unknown backbone"),
+    (["train", "--method", "mae", "--data", "shapes", "--backbone", "resnet18"], "needs a ViT"),
+    (["info", "README.md"], "README.md"),
+    (["eval", "knn", "--checkpoint", "/nope.safetensors", "--data", "shapes"], "no checkpoint file"),
+])
+def test_bad_input_one_line_no_traceback(tmp_path, args, fragment):
+    run = tmp_path / "r"
+    proc = cli(*args, *(["--out", run] if args[0] == "train" else []), check=False)
+    assert proc.returncode != 0
+    err = proc.stderr.strip()
+    assert "Traceback" not in proc.stderr and len(err.splitlines()) == 1, proc.stderr
+    assert err.startswith("error:") and fragment in err
+    assert not list(run.glob("checkpoints/*"))
+
+
+def test_methods_listing():
+    table = json.loads(cli("methods", "--json").stdout)
+    assert {"simclr", "dino", "mae"} <= set(table)
+    assert all(m["description"] and m["paper"] for m in table.values())

@@ -1,0 +1,72 @@
+"""Runs as folders, launched in their own processes: start, watch, stop, queue, failure reporting."""
+
+import json
+import time
+
+import pytest
+
+from ssl_core.errors import UserError
+from ssl_core.train import runs
+from ssl_core.train.config import TrainConfig
+
+
+def tiny(**kw) -> TrainConfig:
+    base = dict(method="simclr", data="shapes:n=256", backbone="vit:dim=32,depth=1,heads=2,patch=8", batch_size=32,
+                knn_every=0, log_every=1, ckpt_every=1000)
+    return TrainConfig(**{**base, **kw})
+
+
+def wait_for(predicate, timeout=120.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_launch_watch_stop_resume(tmp_path):
+    run = tmp_path / "runs" / "a"
+    runs.launch(run, tiny(minutes=10))
+    wait_for(lambda: len(runs.read_metrics(run)) >= 2, what="metrics lines")
+    assert runs.read_status(run)["state"] == "running"
+    runs.stop(run)
+    wait_for(lambda: runs.read_status(run)["state"] == "stopped", what="stopped state")
+    assert runs.latest_checkpoint(run) is not None
+    [info] = runs.list_runs(tmp_path / "runs")
+    assert info.name == "a" and info.config["method"] == "simclr" and info.status["state"] == "stopped"
+    with pytest.raises(UserError, match="already holds a run"):
+        runs.launch(run, tiny(steps=3))
+    step = runs.read_status(run)["step"]
+    runs.resume(run)
+    wait_for(lambda: runs.read_status(run).get("step", 0) > step, what="progress after resume")
+    runs.stop(run)
+    wait_for(lambda: runs.read_status(run)["state"] == "stopped", what="stopped again")
+
+
+def test_queue_caps_concurrent_runs(tmp_path):
+    root = tmp_path / "runs"
+    runs.launch(root / "first", tiny(minutes=10), max_concurrent=1)
+    wait_for(lambda: runs.read_status(root / "first")["state"] == "running", what="first running")
+    runs.launch(root / "second", tiny(steps=2), max_concurrent=1)
+    wait_for(lambda: runs.read_status(root / "second")["state"] == "queued"
+             and runs.read_status(root / "second")["pid"], what="second queued")
+    time.sleep(1.5)  # the queued run polls once a second; it must still be waiting
+    assert runs.read_status(root / "second")["state"] == "queued"
+    runs.stop(root / "first")
+    wait_for(lambda: runs.read_status(root / "second")["state"] == "finished", what="second finished")
+
+
+def test_failed_run_reports_one_line(tmp_path):
+    run = tmp_path / "runs" / "bad"
+    runs.launch(run, tiny(data=str(tmp_path / "missing"), steps=2))
+    status = wait_for(lambda: (s := runs.read_status(run))["state"] == "failed" and s, what="failure")
+    assert str(tmp_path / "missing") in status["message"] and "\n" not in status["message"]
+
+
+def test_metrics_reader_tolerates_a_half_written_line(tmp_path):
+    (tmp_path / "metrics.jsonl").write_text(json.dumps({"step": 1}) + "\n" + '{"step": 2, "lo')
+    assert runs.read_metrics(tmp_path) == [{"step": 1}]
+    runs.truncate_metrics(tmp_path, 0)
+    assert runs.read_metrics(tmp_path) == []
