@@ -1,12 +1,22 @@
 """The method registry: name -> class. Adding a method is one file and one line here."""
 
 from ssl_core.errors import UserError
-from ssl_core.methods.base import Method, method_params as _params
+from ssl_core.methods.barlow_twins import BarlowTwins, MixedBarlowTwins
+from ssl_core.methods.base import COMMON_PARAMS, Method
+from ssl_core.methods.base import method_params as _params
+from ssl_core.methods.byol import BYOL
 from ssl_core.methods.dino import DINO
+from ssl_core.methods.ijepa import IJEPA
 from ssl_core.methods.mae import MAE
+from ssl_core.methods.mmc import MMC
+from ssl_core.methods.moco import MoCoV3
+from ssl_core.methods.rotnet import RotNet
 from ssl_core.methods.simclr import SimCLR
+from ssl_core.methods.sit import SiT
+from ssl_core.methods.vicreg import VICReg
 
-METHODS: dict[str, type[Method]] = {m.name: m for m in (SimCLR, DINO, MAE)}
+METHODS: dict[str, type[Method]] = {m.name: m for m in (
+    SimCLR, MoCoV3, BYOL, BarlowTwins, MixedBarlowTwins, VICReg, DINO, MAE, IJEPA, RotNet, SiT, MMC)}
 
 
 def get_method(name: str) -> type[Method]:
@@ -30,4 +40,8 @@ def build_method(name: str, backbone, args: dict | None = None) -> Method:
                         f"{', '.join(sorted(known))}")
     if cls.needs_vit and backbone.arch["name"] != "vit":
         raise UserError(f"{name} masks patches and needs a ViT backbone: use --backbone vit")
-    return cls(backbone, **args)
+    common = {k: args.pop(k) for k in list(args) if k in COMMON_PARAMS}
+    method = cls(backbone, **args)
+    for k, v in common.items():
+        setattr(method, k, v)
+    return method

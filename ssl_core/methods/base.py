@@ -5,6 +5,9 @@ A method is an `nn.Module` that owns a backbone and its training-only heads. The
 augmented views, batched), back-propagates the returned loss, steps the optimiser, then calls
 `after_step(progress)` (EMA teachers update there). `eval_backbone` is the network whose features
 are evaluated and exported; `backbone_prefix` names it inside `state_dict()`.
+
+Methods draw their views through `self.augment` / `self.multi_crop`, so options every method shares
+(Batch Styles Standardization, `bss`) live here once; `build_method` sets them from the method args.
 """
 
 import copy
@@ -14,7 +17,14 @@ import math
 import torch
 import torch.nn as nn
 
-from ssl_core.data import ViewConfig
+from ssl_core.data import ViewConfig, augment, multi_crop
+from ssl_core.data.bss import bss_normalized
+
+# Options every method takes (set as attributes by `build_method`): name -> (default, one sentence).
+COMMON_PARAMS = {
+    "bss": (False, ("Batch Styles Standardization: give every image of a view batch one shared Fourier style, "
+                    "so style cannot tell images apart (Scalbert et al., ICLR 2024).")),
+}
 
 
 class Method(nn.Module):
@@ -25,6 +35,7 @@ class Method(nn.Module):
     masking = None  # None, "random" or "block": which patch masks the method trains with
     mask_ratio = 0.0
     needs_vit = False
+    bss = False  # see COMMON_PARAMS
 
     def __init__(self, backbone: nn.Module):
         super().__init__()
@@ -38,6 +49,16 @@ class Method(nn.Module):
     def training_step(self, images: torch.Tensor, generator: torch.Generator):
         """uint8 (B, 3, H, W) -> (loss, logs: dict of floats, embedding (B, D) for the collapse indicators)."""
         raise NotImplementedError
+
+    def augment(self, images: torch.Tensor, view: ViewConfig, generator: torch.Generator) -> torch.Tensor:
+        """One augmented view batch (`ssl_core.data.augment`), style-standardised when `bss` is on."""
+        x = augment(images, view, generator)
+        return bss_normalized(x, generator=generator) if self.bss else x
+
+    def multi_crop(self, images, global_cfg, local_cfg, n_local: int, generator) -> list[torch.Tensor]:
+        """`ssl_core.data.multi_crop`; with `bss`, each view batch gets its own shared style."""
+        crops = multi_crop(images, global_cfg, local_cfg, n_local=n_local, generator=generator)
+        return [bss_normalized(c, generator=generator) for c in crops] if self.bss else crops
 
     def after_step(self, progress: float) -> None:
         """Called after each optimiser step with training progress in [0, 1]."""
@@ -76,5 +97,6 @@ def frozen_copy(module: nn.Module) -> nn.Module:
 def method_params(cls) -> list[tuple[str, object, str]]:
     """(name, default, one sentence) for each hyper-parameter a method's constructor takes."""
     sig = inspect.signature(cls.__init__)
-    return [(p.name, p.default, cls.param_docs.get(p.name, "")) for p in sig.parameters.values()
-            if p.name not in ("self", "backbone") and p.default is not inspect.Parameter.empty]
+    own = [(p.name, p.default, cls.param_docs.get(p.name, "")) for p in sig.parameters.values()
+           if p.name not in ("self", "backbone") and p.default is not inspect.Parameter.empty]
+    return own + [(name, default, doc) for name, (default, doc) in COMMON_PARAMS.items()]

@@ -2,7 +2,7 @@
 
 import torch
 
-from ssl_core.data import ViewConfig, multi_crop
+from ssl_core.data import ViewConfig
 from ssl_core.losses.dino import dino_loss, update_center
 from ssl_core.methods.base import Method, ema_momentum, ema_update, frozen_copy
 from ssl_core.models.heads import DINOHead
@@ -53,7 +53,7 @@ class DINO(Method):
 
     def training_step(self, images, generator):
         v = self.views
-        crops = multi_crop(images, [v["global 1"], v["global 2"]], v["local"], n_local=self.n_local,
+        crops = self.multi_crop(images, [v["global 1"], v["global 2"]], v["local"], n_local=self.n_local,
                            generator=generator)
         with torch.no_grad():
             t_emb = self.teacher_backbone(torch.cat(crops[:2]))

@@ -3,7 +3,7 @@
 import torch
 import torch.nn as nn
 
-from ssl_core.data import ViewConfig, augment, random_patch_mask
+from ssl_core.data import ViewConfig, random_patch_mask
 from ssl_core.losses.mae import mae_loss, patchify
 from ssl_core.methods.base import Method
 from ssl_core.models.vit import Block
@@ -43,7 +43,7 @@ class MAE(Method):
         return {"view": ViewConfig(size=size, scale=(0.2, 1.0), jitter_p=0.0, gray_p=0.0)}
 
     def training_step(self, images, generator):
-        x = augment(images, self.view, generator)
+        x = self.augment(images, self.view, generator)
         B, p = x.shape[0], self.backbone.patch_size
         gh, gw = x.shape[2] // p, x.shape[3] // p
         mask = random_patch_mask(B, (gh, gw), self.mask_ratio, generator=generator, device=x.device)

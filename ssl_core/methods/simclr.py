@@ -2,8 +2,9 @@
 
 import torch
 
-from ssl_core.data import ViewConfig, augment
+from ssl_core.data import ViewConfig
 from ssl_core.losses import nt_xent
+from ssl_core.losses.nt_xent_negatives import nt_xent_k_negatives
 from ssl_core.methods.base import Method
 from ssl_core.models.heads import mlp
 
@@ -18,12 +19,14 @@ class SimCLR(Method):
         "proj_hidden": "Width of the projection head's hidden layer.",
         "proj_dim": "Size of the projected embedding the loss compares.",
         "color_strength": "Colour-jitter strength s of the paper (brightness/contrast/saturation 0.8s, hue 0.2s).",
+        "negatives": "Negatives per anchor (empty = all 2N-2 in the batch); 1 removes the repulsion that "
+                     "prevents collapse.",
     }
 
     def __init__(self, backbone, temperature: float = 0.2, proj_hidden: int = 512, proj_dim: int = 128,
-                 color_strength: float = 0.5):
+                 color_strength: float = 0.5, negatives: int | None = None):
         super().__init__(backbone)
-        self.temperature = temperature
+        self.temperature, self.negatives = temperature, negatives
         self.projector = mlp(backbone.embed_dim, proj_hidden, proj_dim, layers=2)
         self.views = self.view_configs(backbone.img_size, color_strength)
 
@@ -35,8 +38,11 @@ class SimCLR(Method):
         return {"view 1": view, "view 2": view}
 
     def training_step(self, images, generator):
-        x1, x2 = (augment(images, v, generator) for v in self.views.values())
+        x1, x2 = (self.augment(images, v, generator) for v in self.views.values())
         h = self.backbone(torch.cat([x1, x2]))
         z1, z2 = self.projector(h).chunk(2)
-        loss = nt_xent(z1, z2, self.temperature)
+        if self.negatives is None:
+            loss = nt_xent(z1, z2, self.temperature)
+        else:
+            loss = nt_xent_k_negatives(z1, z2, self.temperature, self.negatives, generator)
         return loss, {}, h[: len(images)]

@@ -1,0 +1,64 @@
+"""Barlow Twins (Zbontar et al., ICML 2021) and Mixed Barlow Twins (Bandara et al., 2023)."""
+
+import torch
+
+from ssl_core.losses import barlow_twins, mixed_barlow_twins_reg
+from ssl_core.methods.base import Method
+from ssl_core.methods.byol import byol_views
+from ssl_core.models.heads import mlp
+
+
+class BarlowTwins(Method):
+    name = "barlowtwins"
+    description = "Redundancy reduction: the cross-correlation of two views' embeddings is pushed to the identity."
+    paper = "Zbontar, Jing, Misra, LeCun, Deny. Barlow Twins: Self-Supervised Learning via Redundancy " \
+            "Reduction. ICML 2021"
+    param_docs = {
+        "lambd": "Weight of the off-diagonal (redundancy) terms against the diagonal (invariance) terms.",
+        "proj_hidden": "Width of the projector's hidden layers.",
+        "proj_dim": "Size of the embedding whose cross-correlation matrix the loss shapes.",
+    }
+
+    def __init__(self, backbone, lambd: float = 5e-3, proj_hidden: int = 512, proj_dim: int = 512):
+        super().__init__(backbone)
+        self.lambd = lambd
+        self.projector = mlp(backbone.embed_dim, proj_hidden, proj_dim, layers=3)
+        self.views = self.view_configs(backbone.img_size)
+
+    @classmethod
+    def view_configs(cls, size):
+        return byol_views(size)
+
+    def embed_views(self, images, generator):
+        x1, x2 = (self.augment(images, v, generator) for v in self.views.values())
+        h = self.backbone(torch.cat([x1, x2]))
+        return x1, x2, h, self.projector(h).chunk(2)
+
+    def training_step(self, images, generator):
+        _, _, h, (z1, z2) = self.embed_views(images, generator)
+        return barlow_twins(z1, z2, self.lambd), {}, h[: len(images)]
+
+
+class MixedBarlowTwins(BarlowTwins):
+    name = "mixbt"
+    description = "Barlow Twins plus a mixup regulariser: mixed images must correlate as linear interpolation predicts."
+    paper = "Bandara, De Melo, Patel. Guarding Barlow Twins Against Overfitting with Mixed Samples. arXiv 2023"
+    param_docs = {
+        **BarlowTwins.param_docs,
+        "reg_weight": "Weight lambda_reg of the mixup regulariser (it is also multiplied by lambd, as mix-bt).",
+    }
+
+    def __init__(self, backbone, lambd: float = 1 / 128, proj_hidden: int = 512, proj_dim: int = 1024,
+                 reg_weight: float = 4.0):
+        super().__init__(backbone, lambd, proj_hidden, proj_dim)
+        self.reg_weight = reg_weight
+
+    def training_step(self, images, generator):
+        x1, x2, h, (z1, z2) = self.embed_views(images, generator)
+        B, dev = len(images), images.device
+        alpha = float(torch.rand((), generator=generator, device=dev))  # Beta(1, 1) is uniform
+        perm = torch.randperm(B, generator=generator, device=dev)
+        zm = self.projector(self.backbone(alpha * x1 + (1 - alpha) * x2[perm]))
+        bt = barlow_twins(z1, z2, self.lambd)
+        reg = mixed_barlow_twins_reg(z1, z2, zm, perm, alpha, self.lambd, self.reg_weight)
+        return bt + reg, {"bt_loss": bt.item(), "mix_reg": reg.item()}, h[:B]

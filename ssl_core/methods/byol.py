@@ -1,0 +1,66 @@
+"""BYOL (Grill et al., "Bootstrap Your Own Latent: A New Approach to Self-Supervised Learning", NeurIPS 2020)."""
+
+import torch
+
+from ssl_core.data import ViewConfig
+from ssl_core.losses import byol_loss
+from ssl_core.methods.base import Method, ema_momentum, ema_update, frozen_copy
+from ssl_core.models.heads import mlp
+
+
+def byol_views(size: int) -> dict[str, ViewConfig]:
+    """BYOL's asymmetric pair (Grill et al. 2020, table 6), shared by MoCo v3, Barlow Twins and VICReg:
+    both views jittered (0.4, 0.4, 0.2, 0.1, p=0.8) and grayed (p=0.2); view 1 always blurred, view 2
+    rarely blurred and sometimes solarised. No blur below 96 px (it destroys a 32 px image)."""
+    common = {"scale": (0.08, 1.0), "brightness": 0.4, "contrast": 0.4, "saturation": 0.2, "hue": 0.1, "gray_p": 0.2}
+    blur = size >= 96
+    return {"view 1": ViewConfig(size=size, blur_p=1.0 if blur else 0.0, **common),
+            "view 2": ViewConfig(size=size, blur_p=0.1 if blur else 0.0, solarize_p=0.2, **common)}
+
+
+class BYOL(Method):
+    name = "byol"
+    description = "An online network predicts an EMA target network's projection of another view; no negatives."
+    paper = "Grill, Strub, Altche, Tallec, Richemond, et al. Bootstrap Your Own Latent: A New Approach to " \
+            "Self-Supervised Learning. NeurIPS 2020"
+    param_docs = {
+        "proj_hidden": "Width of the hidden layer of the projector and the predictor.",
+        "proj_dim": "Size of the projection the loss compares.",
+        "momentum": "Starting EMA momentum of the target network; it follows a cosine schedule to 1.",
+        "predictor": "Use the online predictor; switch off (with ema) to see BYOL collapse.",
+        "ema": "Keep a slowly moving target network; off, the target is the online network itself "
+               "(stop-gradient only), and without the predictor BYOL collapses.",
+    }
+
+    def __init__(self, backbone, proj_hidden: int = 512, proj_dim: int = 128, momentum: float = 0.99,
+                 predictor: bool = True, ema: bool = True):
+        super().__init__(backbone)
+        self.projector = mlp(backbone.embed_dim, proj_hidden, proj_dim, layers=2)
+        self.predictor = mlp(proj_dim, proj_hidden, proj_dim, layers=2) if predictor else None
+        self.use_ema, self.base_momentum = ema, momentum
+        if ema:
+            self.target_backbone, self.target_projector = frozen_copy(backbone), frozen_copy(self.projector)
+        self.views = self.view_configs(backbone.img_size)
+
+    @classmethod
+    def view_configs(cls, size):
+        return byol_views(size)
+
+    def training_step(self, images, generator):
+        x = torch.cat([self.augment(images, v, generator) for v in self.views.values()])
+        h = self.backbone(x)
+        z = self.projector(h)
+        p1, p2 = (self.predictor(z) if self.predictor is not None else z).chunk(2)
+        with torch.no_grad():
+            if self.use_ema:
+                t1, t2 = self.target_projector(self.target_backbone(x)).chunk(2)
+            else:
+                t1, t2 = z.detach().chunk(2)  # stop-gradient on the online network itself
+        loss = byol_loss(p1, t2) + byol_loss(p2, t1)
+        return loss, {}, h[: len(images)]
+
+    def after_step(self, progress):
+        if self.use_ema:
+            m = ema_momentum(self.base_momentum, progress)
+            ema_update(self.target_backbone, self.backbone, m)
+            ema_update(self.target_projector, self.projector, m)

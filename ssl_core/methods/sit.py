@@ -1,0 +1,109 @@
+"""SiT (Atito, Awais, Kittler, "SiT: Self-supervised vIsion Transformer", arXiv 2104.03602)."""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ssl_core.data import ViewConfig, block_patch_mask
+from ssl_core.losses import infonce, masked_l1
+from ssl_core.methods.base import Method, ema_momentum, ema_update, frozen_copy
+from ssl_core.models.heads import mlp
+
+
+def unpatchify(tokens: torch.Tensor, patch: int, grid: tuple[int, int]) -> torch.Tensor:
+    """(B, h*w, patch*patch*C) -> (B, C, h*patch, w*patch), row-major patches (inverse of `patchify`)."""
+    B, _, P = tokens.shape
+    gh, gw = grid
+    c = P // (patch * patch)
+    x = tokens.reshape(B, gh, gw, patch, patch, c)
+    return torch.einsum("bhwpqc->bchpwq", x).reshape(B, c, gh * patch, gw * patch)
+
+
+def gmml_corrupt(x: torch.Tensor, patch: int, ratio: float, generator, noise_p: float = 0.5):
+    """Group masked model learning corruption (SiT sec. 3.1): blocks of patches covering `ratio` of each
+    image are replaced, per image, either by Gaussian noise (probability `noise_p`) or by the same
+    region of another image of the batch. Returns the corrupted images and the (B, 1, H, W) pixel mask
+    (1 = corrupted) the reconstruction loss is computed on."""
+    B, _, H, W = x.shape
+    grid = (H // patch, W // patch)
+    m = block_patch_mask(B, grid, ratio, generator=generator, device=x.device).view(B, 1, *grid)
+    pix = m.repeat_interleave(patch, 2).repeat_interleave(patch, 3)
+    noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    use_noise = torch.rand(B, 1, 1, 1, generator=generator, device=x.device) < noise_p
+    fill = torch.where(use_noise, noise, x.roll(1, dims=0))
+    return torch.where(pix, fill, x), pix
+
+
+def random_rotations(x: torch.Tensor, generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rotate each image by its own random multiple of 90 degrees; returns the images and labels 0..3."""
+    labels = torch.randint(4, (x.shape[0],), generator=generator, device=x.device)
+    out = x.clone()
+    for k in range(1, 4):
+        sel = labels == k
+        out[sel] = torch.rot90(x[sel], k, dims=(-2, -1))
+    return out, labels
+
+
+class SiT(Method):
+    name = "sit"
+    description = "Rebuild corrupted patches, predict the rotation, and contrast against an EMA teacher, together."
+    paper = "Atito, Awais, Kittler. SiT: Self-supervised vIsion Transformer. arXiv 2104.03602, 2021"
+    param_docs = {
+        "corrupt_ratio": "Fraction of each image corrupted (in blocks of patches) for the reconstruction task.",
+        "temperature": "Temperature of the contrastive term.",
+        "proj_dim": "Size of the contrastive projection.",
+        "proj_hidden": "Width of the contrastive projector's hidden layer.",
+        "momentum": "Starting EMA momentum of the teacher; it follows a cosine schedule to 1.",
+        "rot_weight": "Weight of the rotation-prediction term.",
+        "contrast_weight": "Weight of the contrastive term.",
+        "recon_weight": "Weight of the L1 reconstruction term.",
+    }
+    masking = "block"
+    mask_ratio = 0.5
+    needs_vit = True
+
+    def __init__(self, backbone, corrupt_ratio: float = 0.5, temperature: float = 0.2, proj_dim: int = 128,
+                 proj_hidden: int = 512, momentum: float = 0.99, rot_weight: float = 1.0,
+                 contrast_weight: float = 1.0, recon_weight: float = 1.0):
+        super().__init__(backbone)
+        d, p = backbone.embed_dim, backbone.patch_size
+        self.corrupt_ratio, self.temperature, self.base_momentum = corrupt_ratio, temperature, momentum
+        self.weights = (rot_weight, contrast_weight, recon_weight)
+        self.rotation_head = nn.Linear(d, 4)
+        self.projector = mlp(d, proj_hidden, proj_dim, layers=2)
+        self.recon_head = nn.Linear(d, p * p * 3)
+        self.teacher_backbone, self.teacher_projector = frozen_copy(backbone), frozen_copy(self.projector)
+        self.views = self.view_configs(backbone.img_size)
+
+    @classmethod
+    def view_configs(cls, size):
+        common = {"scale": (0.2, 1.0), "brightness": 0.4, "contrast": 0.4, "saturation": 0.2, "hue": 0.1,
+                  "gray_p": 0.2}
+        return {"view 1": ViewConfig(size=size, **common), "view 2": ViewConfig(size=size, **common)}
+
+    def training_step(self, images, generator):
+        B, p = len(images), self.backbone.patch_size
+        x, rot = random_rotations(torch.cat([self.augment(images, v, generator) for v in self.views.values()]),
+                                  generator)
+        corrupted, pix = gmml_corrupt(x, p, self.corrupt_ratio, generator)
+        tokens = self.backbone.forward_tokens(corrupted)
+        cls, patches = tokens[:, 0], tokens[:, self.backbone.num_prefix_tokens:]
+        grid = (x.shape[2] // p, x.shape[3] // p)
+        recon = unpatchify(self.recon_head(patches), p, grid)
+        l_rec = masked_l1(recon, x, pix)
+        rot_logits = self.rotation_head(cls)
+        l_rot = F.cross_entropy(rot_logits.float(), rot)
+        with torch.no_grad():
+            k1, k2 = self.teacher_projector(self.teacher_backbone(x)).chunk(2)
+        q1, q2 = self.projector(cls).chunk(2)
+        l_con = (infonce(q1, k2, self.temperature) + infonce(q2, k1, self.temperature)) / 2
+        w_rot, w_con, w_rec = self.weights
+        loss = w_rot * l_rot + w_con * l_con + w_rec * l_rec
+        logs = {"rotation_loss": l_rot.item(), "contrastive_loss": l_con.item(), "recon_loss": l_rec.item(),
+                "rotation_acc": (rot_logits.argmax(1) == rot).float().mean().item()}
+        return loss, logs, cls[:B]
+
+    def after_step(self, progress):
+        m = ema_momentum(self.base_momentum, progress)
+        ema_update(self.teacher_backbone, self.backbone, m)
+        ema_update(self.teacher_projector, self.projector, m)

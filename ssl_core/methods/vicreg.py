@@ -1,0 +1,40 @@
+"""VICReg (Bardes, Ponce, LeCun, "VICReg: Variance-Invariance-Covariance Regularization for Self-Supervised
+Learning", ICLR 2022)."""
+
+import torch
+
+from ssl_core.losses import vicreg
+from ssl_core.methods.base import Method
+from ssl_core.methods.byol import byol_views
+from ssl_core.models.heads import mlp
+
+
+class VICReg(Method):
+    name = "vicreg"
+    description = "Two views agree (invariance), each dimension keeps its spread (variance), dimensions decorrelate."
+    paper = "Bardes, Ponce, LeCun. VICReg: Variance-Invariance-Covariance Regularization for Self-Supervised " \
+            "Learning. ICLR 2022"
+    param_docs = {
+        "sim_weight": "Weight of the invariance term (mean squared error between the two views).",
+        "var_weight": "Weight of the variance hinge; 0 removes the guard against collapse.",
+        "cov_weight": "Weight of the covariance term that decorrelates the dimensions.",
+        "proj_hidden": "Width of the expander's hidden layers.",
+        "proj_dim": "Size of the expanded embedding the loss regularises.",
+    }
+
+    def __init__(self, backbone, sim_weight: float = 25.0, var_weight: float = 25.0, cov_weight: float = 1.0,
+                 proj_hidden: int = 512, proj_dim: int = 512):
+        super().__init__(backbone)
+        self.weights = (sim_weight, var_weight, cov_weight)
+        self.projector = mlp(backbone.embed_dim, proj_hidden, proj_dim, layers=3)
+        self.views = self.view_configs(backbone.img_size)
+
+    @classmethod
+    def view_configs(cls, size):
+        return byol_views(size)
+
+    def training_step(self, images, generator):
+        x = torch.cat([self.augment(images, v, generator) for v in self.views.values()])
+        h = self.backbone(x)
+        z1, z2 = self.projector(h).chunk(2)
+        return vicreg(z1, z2, *self.weights), {}, h[: len(images)]

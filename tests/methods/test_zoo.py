@@ -1,0 +1,91 @@
+"""Every method of the zoo: registry entries, a few trainer steps on shapes, and loss going down."""
+
+import inspect
+import json
+
+import pytest
+import torch
+
+from ssl_core.cli import main as cli_main
+from ssl_core.data import ViewConfig
+from ssl_core.methods import METHODS, build_method, method_params
+from ssl_core.models import build_backbone
+from ssl_core.train.config import TrainConfig
+from ssl_core.train.trainer import train
+from tests.methods.conftest import TINY_VIT
+
+ZOO = ["mocov3", "byol", "barlowtwins", "mixbt", "vicreg", "ijepa", "rotnet", "sit", "mmc"]
+SMALL = {"mmc": {"out_dim": 256}}  # keep the heads small in tests
+
+
+def test_registry_lists_the_zoo_with_docs(capsys):
+    for name in ZOO:
+        cls = METHODS[name]
+        assert cls.description and "\n" not in cls.description and cls.paper
+        own = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "backbone")]
+        assert set(own) <= set(cls.param_docs), f"{name} lacks docs for {set(own) - set(cls.param_docs)}"
+        assert all(doc for _, _, doc in method_params(name))
+        views = cls.view_configs(32)
+        assert views and all(isinstance(v, ViewConfig) for v in views.values())
+    assert cli_main(["methods", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert set(ZOO) <= set(listed) and "bss" in listed["byol"]["params"]
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_trains_a_few_steps_on_shapes(name, tmp_path):
+    cfg = TrainConfig(method=name, data="shapes:n=128", batch_size=32, steps=3, knn_every=0, knn_bank=64,
+                      knn_test=32, backbone=TINY_VIT, log_every=1, ckpt_every=100, method_args=SMALL.get(name))
+    result = train(cfg, tmp_path / name, log=lambda *a: None)
+    assert result["state"] == "finished" and result["step"] == 3
+    rows = [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in rows if "loss" in r]
+    assert len(losses) == 3 and all(torch.isfinite(torch.tensor(losses)))
+    assert 0 <= result["metrics"]["knn_k200"] <= 1
+
+
+def fit_fixed_batch(method, images, steps=12, lr=2e-3):
+    """Train on one batch with the same augmentations every step; return the losses."""
+    opt = torch.optim.AdamW([p for p in method.parameters() if p.requires_grad], lr=lr, weight_decay=0)
+    losses = []
+    for i in range(steps):
+        loss, logs, emb = method.training_step(images, torch.Generator().manual_seed(0))
+        assert emb.ndim == 2 and emb.shape[0] == len(images)
+        assert all(isinstance(v, float) for v in logs.values())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        method.after_step(i / steps)
+        losses.append(loss.item())
+    return losses
+
+
+@pytest.mark.parametrize("name", ZOO + ["simclr"])
+def test_loss_goes_down_on_a_fixed_batch(name, shapes_batch):
+    torch.manual_seed(0)
+    method = build_method(name, build_backbone(TINY_VIT, 32), SMALL.get(name))
+    losses = fit_fixed_batch(method, shapes_batch)
+    assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3, losses
+
+
+@pytest.mark.parametrize("name,args", [
+    ("byol", {"predictor": False, "ema": False}),
+    ("simclr", {"negatives": 1}),
+    ("vicreg", {"var_weight": 0.0}),
+    ("byol", {"bss": True}),
+    ("dino", {"bss": True, "out_dim": 64, "n_local": 1}),
+])
+def test_collapse_switches_and_bss_train(name, args, shapes_batch):
+    torch.manual_seed(0)
+    method = build_method(name, build_backbone(TINY_VIT, 32), args)
+    assert method.bss == args.get("bss", False)
+    losses = fit_fixed_batch(method, shapes_batch, steps=2)
+    assert all(torch.isfinite(torch.tensor(losses)))
+
+
+def test_non_vit_methods_take_a_resnet(shapes_batch):
+    torch.manual_seed(0)
+    for name in ("mocov3", "barlowtwins", "rotnet"):
+        method = build_method(name, build_backbone("resnet18", 32))
+        loss, _, emb = method.training_step(shapes_batch[:4], torch.Generator().manual_seed(0))
+        assert torch.isfinite(loss) and emb.shape == (4, 512)
