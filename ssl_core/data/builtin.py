@@ -1,0 +1,137 @@
+"""The built-in datasets: nothing to download, ever, so a classroom works offline.
+
+- shapes: procedural scenes with masks and factors (see shapes.py);
+- digits: scikit-learn's 1,797 8x8 handwritten digits, upscaled;
+- photos: the colour photographs that ship inside scikit-image's wheel, read from its files.
+"""
+
+import functools
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ssl_core.data import shapes
+from ssl_core.data.cache import check_memory, decode_files
+from ssl_core.data.imagedata import ImageData, balanced_pick
+from ssl_core.errors import UserError
+
+PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "color.png", "hubble_deep_field.jpg", "ihc.png",
+          "motorcycle_left.png", "retina.jpg", "rocket.jpg")  # the RGB photographs among skimage/data
+
+
+@dataclass(frozen=True)
+class Builtin:
+    description: str
+    build: Callable[..., ImageData]  # build(split, size, limit, **options)
+    default_size: int
+    options: dict[str, Callable[[str], object]] = field(default_factory=dict)  # name -> parser of its text
+    sizes: tuple[int, int] = (8, 1024)
+
+
+# --- shapes ------------------------------------------------------------------------------------------
+
+def build_shapes(split: str, size: int, limit: int | None, n: int = 5000, n_test: int | None = None, seed: int = 0,
+                 correlate=None, n_objects=(1, 4)) -> ImageData:
+    """Scenes 0..count-1 of the split (count = n, or n_test = n // 5 for test; `limit` keeps the first:
+    scenes are independent draws, so the first ones are already a fair sample)."""
+    count = n if split == "train" else (n // 5 if n_test is None else n_test)
+    count = min(count, limit) if limit else count
+    if count < 1:
+        raise UserError(f"shapes has no {split} images with n={n}: use n=10 or more")
+    for factor in shapes.parse_correlate(correlate):
+        if factor not in shapes.FACTORS:
+            raise UserError(f"correlate: unknown factor {factor!r}: use one of {', '.join(shapes.FACTORS)}")
+    check_memory(count, size, planes=5)
+    scenes = [shapes.render_scene(i, size, seed, correlate, n_objects, split) for i in range(count)]
+    stack = lambda key: torch.from_numpy(np.stack([s[key] for s in scenes]))
+    return ImageData(
+        images=stack("image").permute(0, 3, 1, 2).contiguous(), labels=stack("label").long(),
+        class_names=list(shapes.SHAPES), names=[f"shapes/{split}/{i:06d}" for i in range(count)],
+        masks=stack("masks"), semantic=stack("semantic"), factors=[s["factors"] for s in scenes])
+
+
+def _natural(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value
+
+
+def _objects(text: str) -> tuple[int, int]:
+    lo, _, hi = text.replace("..", "-").partition("-")
+    lo, hi = int(lo), int(hi or lo)
+    if not 1 <= lo <= hi <= 8:
+        raise ValueError(text)
+    return lo, hi
+
+
+def _correlate(text: str) -> str:
+    rates = shapes.parse_correlate(text)
+    if not all(0 <= r <= 1 for r in rates.values()):
+        raise ValueError(text)
+    return text
+
+
+# --- digits ------------------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=1)
+def _digits():
+    from sklearn.datasets import (
+        load_digits,  # bundled with scikit-learn: no download; imported late (slow)
+    )
+
+    return load_digits()
+
+
+def build_digits(split: str, size: int, limit: int | None) -> ImageData:
+    """sklearn's digits (16 grey levels, bright ink on black), bilinearly upscaled, grey -> RGB; a fixed
+    seeded 80/20 train/test split."""
+    d = _digits()
+    order = np.random.default_rng(0).permutation(len(d.target))
+    test = np.zeros(len(order), bool)
+    test[order[: round(0.2 * len(order))]] = True
+    idx = np.flatnonzero(test if split == "test" else ~test)
+    if limit:
+        idx = idx[balanced_pick(d.target[idx], limit)]
+    x = torch.from_numpy(d.images[idx] * (255 / 16)).float()[:, None]
+    x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False) if size != 8 else x
+    images = x.round().clamp(0, 255).byte().expand(-1, 3, -1, -1).contiguous()
+    return ImageData(images=images, labels=torch.from_numpy(d.target[idx]).long(),
+                     class_names=[str(i) for i in range(10)], names=[f"digits/{i:04d}" for i in idx])
+
+
+# --- photos ------------------------------------------------------------------------------------------
+
+def photo_dir() -> Path:
+    """skimage/data inside the installed package, found without importing skimage (slow) or fetching."""
+    spec = importlib.util.find_spec("skimage")
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError("the photos need scikit-image: pip install scikit-image")
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def build_photos(split: str, size: int, limit: int | None) -> ImageData:
+    """The bundled photographs, unlabelled; both splits hold all of them (there are only nine)."""
+    files = [photo_dir() / f for f in PHOTOS if (photo_dir() / f).exists()][:limit]
+    if not files:
+        raise UserError(f"no photos found in {photo_dir()}: reinstall scikit-image")
+    images, _, kept = decode_files(files, size)
+    return ImageData(images=images, labels=torch.full((len(kept),), -1, dtype=torch.int64), class_names=[],
+                     names=[f"photos/{files[i].stem}" for i in kept], skipped=len(files) - len(kept))
+
+
+BUILTINS = {
+    "shapes": Builtin(
+        "Procedural scenes of 1-4 textured shapes with masks and factors; label = the main shape "
+        "(options: n, n_test, size, seed, n_objects=1-4, correlate=color@0.9)",
+        build_shapes, 32,
+        {"n": _natural, "n_test": _natural, "seed": _natural, "n_objects": _objects, "correlate": _correlate}, sizes=(32, 224)),
+    "digits": Builtin("scikit-learn's 1,797 handwritten digits (8x8, upscaled), 10 classes", build_digits, 32),
+    "photos": Builtin("scikit-image's nine bundled colour photographs, unlabelled (for the Look page)",
+                      build_photos, 224),
+}

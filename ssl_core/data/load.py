@@ -1,0 +1,74 @@
+"""One entry point for every dataset: `load_data("shapes:n=2000")`, `load_data("~/pictures")`."""
+
+from ssl_core.data.builtin import BUILTINS
+from ssl_core.data.cache import cache_key, cached
+from ssl_core.data.folder import load_folder
+from ssl_core.data.imagedata import ImageData
+from ssl_core.errors import UserError
+
+SPLITS = {"train": "train", "test": "test", "val": "test"}
+
+
+def builtin_names() -> dict[str, str]:
+    """{name: one-line description} of the built-in datasets."""
+    return {name: b.description for name, b in BUILTINS.items()}
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
+    """"shapes:n=2000,correlate=color@0.9" -> ("shapes", {"n": "2000", "correlate": "color@0.9"}).
+
+    Only a built-in name takes options; anything else is a path and is returned whole.
+    """
+    name, _sep, rest = spec.strip().partition(":")
+    if name not in BUILTINS:
+        return spec.strip(), {}
+    options = {}
+    for item in filter(None, (s.strip() for s in rest.split(","))):
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise UserError(f"option {item!r} in {spec!r} needs a value: write {name}:{item}=...")
+        options[key.strip()] = value.strip()
+    return name, options
+
+
+def load_data(spec: str, split: str = "train", size: int | None = None, limit: int | None = None) -> ImageData:
+    """The `split` of dataset `spec` as uint8 images at `size` px (decoded once, then cached on disk).
+
+    `spec` is a built-in name with options (`shapes:n=2000,correlate=color@0.9`, `digits`, `photos`)
+    or an image folder. `limit` keeps a fixed, class-balanced subset of that many images.
+    """
+    if split not in SPLITS:
+        raise UserError(f"unknown split {split!r}: use train or test")
+    split = SPLITS[split]
+    if limit is not None and limit < 1:
+        raise UserError(f"limit must be at least 1, not {limit}")
+    name, texts = parse_spec(spec)
+    if name not in BUILTINS:
+        if not name:
+            raise UserError(f"no dataset given: use a folder path or one of {', '.join(BUILTINS)}")
+        _check_size(size, (8, 1024), "images")
+        return load_folder(name, split, size, limit)
+
+    b = BUILTINS[name]
+    options = {}
+    for key, text in texts.items():
+        parse = b.options.get(key, int if key == "size" else None)
+        if parse is None:
+            valid = ", ".join(["size", *b.options]) if b.options else "size"
+            raise UserError(f"{name} has no option {key!r}: use {valid}")
+        try:
+            options[key] = parse(text)
+        except ValueError:
+            raise UserError(f"{name}: bad value {text!r} for {key}: see `{name}` in the dataset list") from None
+    size = size or options.pop("size", None) or b.default_size
+    options.pop("size", None)
+    _check_size(size, b.sizes, name)
+    key = cache_key("builtin", name, sorted(options.items()), split, size, limit)
+    data = cached(key, lambda: b.build(split=split, size=size, limit=limit, **options))
+    data.source = spec
+    return data
+
+
+def _check_size(size: int | None, bounds: tuple[int, int], what: str) -> None:
+    if size is not None and not bounds[0] <= size <= bounds[1]:
+        raise UserError(f"size {size} is out of range for {what}: use {bounds[0]} to {bounds[1]} px")
