@@ -54,3 +54,9 @@ def hide_patches(image: np.ndarray, hidden: np.ndarray) -> np.ndarray:
     out = image.copy()
     out[: big.shape[0], : big.shape[1]][big] = 128
     return out
+
+
+def enlarge(image: np.ndarray, width: int) -> np.ndarray:
+    """Nearest-neighbour upscaling to about `width` pixels, so tiny images stay crisp."""
+    k = max(1, width // image.shape[1])
+    return np.repeat(np.repeat(image, k, axis=0), k, axis=1) if k > 1 else image

@@ -2,4 +2,8 @@
 
 from app.ui import coming
 
-coming("Dictionary", "train a sparse autoencoder on the current model's features and browse each dictionary feature with its top images and the data factor it tracks.")
+coming(
+    "Dictionary",
+    "train a sparse autoencoder on the current model's features and browse each dictionary "
+    "feature with its top images and the data factor it tracks.",
+)

@@ -2,4 +2,8 @@
 
 from app.ui import coming
 
-coming("Map", "embed a whole dataset with the current model and explore it as a UMAP, PCA or t-SNE map with thumbnails, selection and nearest neighbours.")
+coming(
+    "Map",
+    "embed a whole dataset with the current model and explore it as a UMAP, PCA or t-SNE map "
+    "with thumbnails, selection and nearest neighbours.",
+)

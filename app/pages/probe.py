@@ -2,4 +2,8 @@
 
 from app.ui import coming
 
-coming("Probe", "measure which feature a model leans on when two are equally predictive (the shortcut bias), and probe which data factors its features encode.")
+coming(
+    "Probe",
+    "measure which feature a model leans on when two are equally predictive (the shortcut "
+    "bias), and probe which data factors its features encode.",
+)

@@ -1,0 +1,54 @@
+"""A real run from the browser: start the smoke preset, watch the loss curve grow, stop it, then open
+its checkpoint on the Checkpoints page."""
+
+from tests.e2e.conftest import assert_no_exception, open_page, shot, wait_idle
+
+LOSS_POINTS = """() => {
+  const plots = [...document.querySelectorAll('.js-plotly-plot')];
+  const title = p => ((p.layout && p.layout.title && p.layout.title.text) || '').replace(/<[^>]+>/g, '');
+  const loss = plots.find(p => title(p) === 'Loss');
+  return loss && loss.data && loss.data[0] && loss.data[0].x ? loss.data[0].x.length : 0;
+}"""
+
+
+def test_train_watch_stop_and_open_checkpoint(page, server):
+    open_page(page, server, "train?preset=smoke")
+    assert_no_exception(page)
+    page.get_by_text("All hyper-parameters").click()
+    # Long enough to stop it half-way; small batches and no periodic kNN keep it light on 2 cores.
+    for label, value in [("steps", "3000"), ("batch_size", "16"), ("knn_every", "0")]:
+        box = page.get_by_label(label, exact=True)
+        box.fill(value)
+        box.press("Enter")
+        wait_idle(page)
+    name = page.get_by_label("Run name")
+    name.fill("e2e-run")
+    name.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Start").click()
+
+    # The curve grows while the run trains (the fragment redraws it from metrics.jsonl).
+    failed = "document.querySelector('[data-testid=\"stAlertContentError\"]')"
+    page.wait_for_function(f"({LOSS_POINTS})() >= 2 || {failed}", timeout=120_000)
+    errors = page.get_by_test_id("stAlertContentError")
+    assert errors.count() == 0, errors.first.inner_text()
+    first = page.evaluate(LOSS_POINTS)
+    page.wait_for_function(f"({LOSS_POINTS})() > {first}", timeout=60_000)
+    assert_no_exception(page)
+    shot(page, "train-running")
+
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("· stopped").wait_for(timeout=60_000)
+    wait_idle(page)
+    assert_no_exception(page)
+    assert (server["runs"] / "e2e-run" / "checkpoints").is_dir()
+    shot(page, "train-stopped")
+
+    open_page(page, server, "checkpoints")
+    assert_no_exception(page)
+    page.get_by_text("Parameters").first.wait_for()
+    assert page.get_by_test_id("stMetricValue").filter(has_text="simclr").count() == 1
+    page.get_by_role("button", name="Use as current model").click()
+    page.get_by_text("This is the current model.").wait_for()
+    assert_no_exception(page)
+    shot(page, "checkpoint-loaded")
