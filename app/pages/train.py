@@ -43,9 +43,13 @@ name = st.text_input("Run name", value=default_name, key=f"name:{preset}")
 st.caption(f"The run's folder under `{root}`. At most {state.max_train()} runs train at once on this "
            "server; later ones wait in a queue.")
 if st.button("Start", type="primary", icon=":material/play_arrow:"):
-    with user_errors():
-        runs.launch(root / name.strip(), config, max_concurrent=state.max_train())
-        st.session_state["run"] = name.strip()
+    name = name.strip()
+    if not name or name.startswith(".") or "/" in name or "\\" in name:
+        st.error("Give the run a name without slashes, for example `dino-try-2`.")
+    else:
+        with user_errors():
+            runs.launch(root / name, config, max_concurrent=state.max_train())
+            st.session_state["run"] = name
 
 # ---- the selected run -----------------------------------------------------------------------------
 all_runs = runs.list_runs(root) if root.exists() else []

@@ -37,3 +37,13 @@ def test_coming_pages_say_what_they_will_do():
         at = open_page(page)
         no_exception(at)
         assert at.info[0].value.startswith("Coming:")
+
+
+def test_every_lesson_names_a_real_preset_and_page():
+    from pathlib import Path
+
+    from ssl_core.train.presets import PRESETS
+
+    for lesson in LESSONS:
+        assert lesson["preset"] in PRESETS, lesson
+        assert Path(lesson["page"]).is_file(), lesson

@@ -1,4 +1,5 @@
 import json
+import os
 import time
 
 from tests.app.conftest import button, errors, no_exception, open_page, tiny_checkpoint
@@ -17,7 +18,8 @@ def fake_run(root, name, state="finished", steps=20, message="", knn=True, ckpt=
             row.update(knn_k20=0.5, knn_k200=0.4 + s / 100, knn_pixels_k200=0.3, knn_random_k200=0.2)
         rows.append(row)
     (d / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (d / "status.json").write_text(json.dumps(dict(state=state, message=message, pid=None, step=steps,
+    pid = os.getpid() if state in ("queued", "running") else None  # a live process, as the engine checks
+    (d / "status.json").write_text(json.dumps(dict(state=state, message=message, pid=pid, step=steps,
                                                    total_steps=steps, progress=1.0, eta_s=0, started=time.time(),
                                                    updated=time.time())))
     if ckpt:
@@ -110,3 +112,13 @@ def test_stop_and_resume_call_the_engine(tmp_path, monkeypatch):
     no_exception(at)
     assert stopped == [tmp_path / "runs" / "r1"]
     assert button(at, "Resume").disabled
+
+
+def test_bad_run_name_and_queued_run(tmp_path):
+    fake_run(tmp_path / "runs", "waiting", state="queued")
+    at = open_page("train")
+    no_exception(at)
+    assert any(i.value.startswith("Queued") for i in at.info)
+    at.text_input(key=f"name:{at.selectbox[0].value}").input("a/b").run()
+    button(at, "Start").click().run()
+    assert len(errors(at)) == 1 and "without slashes" in errors(at)[0]

@@ -150,7 +150,14 @@ def open_page(page, server, path: str = "") -> None:
     wait_idle(page)
 
 
+def settle(page) -> None:
+    """Wait until lazily loaded widget code and every image have arrived (for faithful screenshots)."""
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function("() => [...document.images].every(i => i.complete)")
+
+
 def shot(page, name: str) -> None:
+    settle(page)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 

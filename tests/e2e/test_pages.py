@@ -25,3 +25,12 @@ def test_navigation_switches_pages(page, server):
     page.wait_for_url(lambda url: not url.endswith("/checkpoints"))
     wait_idle(page)
     assert page.get_by_role("heading", name="SSL Lab").count() >= 1
+
+
+def test_lesson_link_opens_train_with_its_preset(page, server):
+    open_page(page, server)
+    page.get_by_role("link", name="Open the page").first.click()
+    page.wait_for_url("**/train?preset=*")
+    wait_idle(page)
+    assert_no_exception(page)
+    assert page.get_by_text("Lesson: Contrastive learning and temperature").count() == 1
