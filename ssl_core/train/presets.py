@@ -31,4 +31,23 @@ PRESETS = {
         lesson="Masked image modelling",
         config=TrainConfig(method="mae", data="shapes", batch_size=256, minutes=3, lr=1.5e-3, knn_every=100),
     ),
+    "byol-collapse": dict(
+        description="BYOL without its predictor and EMA target: nothing stops the trivial solution; "
+                    "embedding std and effective rank fall within a couple of minutes.",
+        lesson="Collapse and what prevents it",
+        config=TrainConfig(method="byol", data="shapes", batch_size=128, minutes=2, knn_every=100,
+                           method_args={"predictor": False, "ema": False}),
+    ),
+    "simclr-collapse": dict(
+        description="SimCLR with a single negative per anchor: too little repulsion to keep the embeddings apart.",
+        lesson="Collapse and what prevents it",
+        config=TrainConfig(method="simclr", data="shapes", batch_size=128, minutes=2, knn_every=100,
+                           method_args={"negatives": 1}),
+    ),
+    "vicreg-collapse": dict(
+        description="VICReg without its variance term: invariance alone pulls every embedding to one point.",
+        lesson="Collapse and what prevents it",
+        config=TrainConfig(method="vicreg", data="shapes", batch_size=128, minutes=2, knn_every=100,
+                           method_args={"var_weight": 0.0}),
+    ),
 }
