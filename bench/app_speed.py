@@ -99,7 +99,7 @@ def main() -> None:
             rss_before = rss_mb(proc.pid)
             page.get_by_text("A path on this server").click()
             wait_idle(page)
-            box = page.get_by_label("Path")
+            box = page.get_by_label("Path", exact=True)
             box.fill(str(ckpt))
             box.press("Enter")
             page.get_by_role("button", name="Use as current model").click()

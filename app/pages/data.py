@@ -100,9 +100,14 @@ with cols[2]:
     configs = {name: with_strength(cfg, strength, min_crop)
                for name, cfg in METHODS[method].view_configs(size).items()}
     with user_errors():
-        for name, views in draw_views(data.images[index], configs, params.get("n_local", 2), seed).items():
-            st.markdown(f"**{name}** ({views[0].shape[0]} px)")
-            st.image([images.enlarge(v, 160 * v.shape[0] // size) for v in views])
+        drawn = draw_views(data.images[index], configs, params.get("n_local", 2), seed)
+        main = {n: v[0] for n, v in drawn.items() if not n.startswith("local")}
+        st.markdown("**" + " · ".join(main) + f"** ({size} px)")
+        st.image([images.enlarge(v, 160) for v in main.values()], caption=list(main))
+        for name, views in drawn.items():
+            if name.startswith("local"):
+                st.markdown(f"**{name}** ({views[0].shape[0]} px, {len(views)} crops)")
+                st.image([images.enlarge(v, 160 * v.shape[0] // size) for v in views])
     masking = METHODS[method].masking
     if masking:
         default_ratio = float(params.get("mask_ratio", METHODS[method].mask_ratio))

@@ -12,7 +12,7 @@ def test_shapes_grid_views_and_current_image():
     no_exception(at)
     assert at.selectbox[0].value == "shapes"
     assert at.toggle[0].value is True  # shapes have masks: shown by default
-    assert "**view 1** (32 px)" in markdown(at) and "**view 2** (32 px)" in markdown(at)
+    assert "**view 1 · view 2** (32 px)" in markdown(at)
     seed = at.session_state["view_seed"] if "view_seed" in at.session_state else 0
     button(at, "Draw new views").click().run()
     assert at.session_state["view_seed"] == seed + 1
@@ -28,7 +28,7 @@ def test_multi_crop_and_mae_masks():
     method.set_value("dino").run()
     no_exception(at)
     assert any(m.startswith("**local**") for m in markdown(at))
-    assert any(m.startswith("**global 1**") for m in markdown(at))
+    assert any(m.startswith("**global 1 · global 2**") for m in markdown(at))
     next(s for s in at.selectbox if s.label == "Method").set_value("mae").run()
     no_exception(at)
     assert "**random patch mask**" in markdown(at)
