@@ -151,6 +151,35 @@ def cmd_methods(args) -> int:
     return 0
 
 
+def cmd_embed(args) -> int:
+    from ssl_core.analysis import embedding as emb
+
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit must be at least 1, not {args.limit}")
+    log = _log(args)
+    log(f"features of {args.data} ({args.split}) through {Path(args.checkpoint).name} ...")
+    d = emb.dataset_embedding(args.checkpoint, args.data, args.split, args.limit, args.layer, args.embedding,
+                              args.device)
+    feats, labels = d["features"], d["labels"]
+    log(f"{args.method} of {tuple(feats.shape)} features ...")
+    coords = emb.project(feats, args.method, seed=args.seed)
+    clusters = emb.kmeans(feats, args.clusters, seed=args.seed) if args.clusters else None
+    labelled = bool((labels >= 0).any())
+    correct = emb.knn_correct(feats, labels) if labelled else None
+    rows = emb.coordinates_table(coords, d["names"], labels, d["class_names"], clusters, correct)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(emb.to_csv(rows))
+    os.replace(tmp, out)
+    acc = float(correct[labels.numpy() >= 0].mean()) if labelled else None
+    summary = {"out": str(out), "points": len(rows), "method": args.method, "embedding": args.embedding,
+               "layer": args.layer, "columns": list(rows[0]) if rows else [], "knn_loo_k20": acc}
+    knn = f"; leave-one-out kNN top-1 (k=20) {acc:.3f}" if acc is not None else ""
+    _out(args, summary, f"wrote {out}: {len(rows)} points by {args.method}{knn}")
+    return 0
+
+
 # ---- parser -----------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -221,6 +250,22 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("methods", help="list the SSL methods")
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_methods)
+
+    b = sub.add_parser("embed", help="2-D map (UMAP, PCA or t-SNE) of a dataset's embeddings, as a CSV")
+    b.add_argument("--checkpoint", required=True)
+    b.add_argument("--data", required=True, help=DATA_HELP)
+    b.add_argument("--method", required=True, choices=["umap", "pca", "tsne"])
+    b.add_argument("--out", required=True, help="CSV: index, name, x, y, label, label_name, cluster, knn_correct")
+    b.add_argument("--split", default="test", choices=["train", "test"])
+    b.add_argument("--limit", type=int, help="use only this many images (a class-balanced subset)")
+    b.add_argument("--embedding", default="cls", choices=["cls", "mean"],
+                   help="cls: the CLS token (pooled map for ResNets); mean: the mean of the patch tokens")
+    b.add_argument("--layer", type=int, default=-1, help="ViT block to read (-1: last, normalised)")
+    b.add_argument("--clusters", type=int, default=10, help="k-means clusters in the CSV (0: none)")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--device", default="auto")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=cmd_embed)
     return p
 
 
