@@ -127,7 +127,7 @@ def browser():
 
 @pytest.fixture
 def page(browser, server):
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    ctx = browser.new_context(viewport={"width": 1400, "height": 2200})
     pg = ctx.new_page()
     pg.set_default_timeout(30_000)
     yield pg
@@ -145,15 +145,20 @@ def wait_idle(page, timeout: float = 30_000) -> None:
 
 
 def open_page(page, server, path: str = "") -> None:
+    """Go to a page and wait for its script run to finish.
+
+    Right after loading, the app reads "notRunning" before the first run has even started, so first
+    wait for the page's title (every page writes one first), then for the run to end.
+    """
     page.goto(f"{server['url']}/{path}")
-    page.wait_for_selector('[data-testid="stApp"]', state="attached")
+    page.wait_for_selector('[data-testid="stMain"] h1', state="attached")
     wait_idle(page)
 
 
 def settle(page) -> None:
     """Wait until lazily loaded widget code and every image have arrived (for faithful screenshots)."""
     page.wait_for_load_state("networkidle")
-    page.wait_for_function("() => [...document.images].every(i => i.complete)")
+    page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)")
 
 
 def shot(page, name: str) -> None:
