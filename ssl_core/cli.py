@@ -180,6 +180,36 @@ def cmd_embed(args) -> int:
     return 0
 
 
+def cmd_segment(args) -> int:
+    from ssl_core.analysis.similarity import parse_point
+    from ssl_core.eval.segmentation import segment_file
+
+    r = segment_file(args.checkpoint, args.image, [parse_point(p) for p in args.point],
+                     [parse_point(p) for p in args.negative or []], args.threshold, args.out, size=args.size,
+                     layer=args.layer, feature=args.feature)
+    rule = r["rule"] if r["threshold"] is None else f"{r['rule']} threshold {r['threshold']:.3f}"
+    _out(args, r, f"wrote {r['out']}: {r['width']}x{r['height']} mask, {100 * r['foreground']:.1f}% foreground "
+                  f"({rule}; {r['grid'][0]}x{r['grid'][1]} patches)" + (f"; image {r['note']}" if r["note"] else ""))
+    return 0
+
+
+def cmd_segment_eval(args) -> int:
+    from ssl_core.devices import pick_device, use_bf16
+    from ssl_core.eval.segmentation import format_segment_eval, segment_eval
+    from ssl_core.models.checkpoint import load_model
+
+    dev = pick_device(args.device)
+    model, meta = load_model(args.checkpoint, dev)
+    log = _log(args)
+    r = segment_eval(model, meta, args.images, args.masks, size=args.size, threshold=args.threshold, layer=args.layer,
+                     feature=args.feature, limit=args.limit, bf16=use_bf16("auto", dev),
+                     progress=lambda i, n: log(f"{i}/{n} images") if i % 50 == 0 or i == n else None)
+    if not args.per_image:
+        r.pop("per_image")
+    _out(args, r, format_segment_eval(r))
+    return 0
+
+
 # ---- parser -----------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -266,6 +296,34 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--device", default="auto")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_embed)
+    g = sub.add_parser("segment", help="zero-shot mask of an image from clicked points (patch similarity)")
+    g.add_argument("--checkpoint", required=True)
+    g.add_argument("--image", required=True, help="any common image format; EXIF orientation is honoured")
+    g.add_argument("--point", action="append", required=True, metavar="X,Y",
+                   help="a positive click, in pixels of the original image (repeat for several)")
+    g.add_argument("--negative", action="append", metavar="X,Y",
+                   help="a negative click: the mask becomes nearest-prototype (best positive beats best negative)")
+    g.add_argument("--threshold", default="otsu", help="a cosine similarity (e.g. 0.5) or otsu (default)")
+    g.add_argument("--out", required=True, help="the mask PNG (255 = foreground), the size of the original image")
+    g.add_argument("--size", type=int, help="input resolution in pixels (default: the model's; positions interpolate)")
+    g.add_argument("--layer", type=int, default=-1, help="ViT block whose features to compare (-1: the last)")
+    g.add_argument("--feature", default="tokens", choices=["tokens", "keys"], help="output tokens or attention keys")
+    g.add_argument("--json", action="store_true")
+    g.set_defaults(func=cmd_segment)
+
+    se = sub.add_parser("segment-eval", help="one-click zero-shot segmentation Jaccard beside the baselines")
+    se.add_argument("--checkpoint", required=True)
+    se.add_argument("--images", required=True, help="a folder of images")
+    se.add_argument("--masks", required=True, help="a folder of masks paired by file stem (non-zero = foreground)")
+    se.add_argument("--size", type=int, help="input resolution in pixels (default: the model's)")
+    se.add_argument("--threshold", type=float, default=0.5, help="the fixed cosine threshold (default 0.5)")
+    se.add_argument("--layer", type=int, default=-1)
+    se.add_argument("--feature", default="tokens", choices=["tokens", "keys"])
+    se.add_argument("--limit", type=int, help="use only the first N pairs")
+    se.add_argument("--device", default="auto")
+    se.add_argument("--per-image", action="store_true", help="include each image's figures in --json output")
+    se.add_argument("--json", action="store_true")
+    se.set_defaults(func=cmd_segment_eval)
     return p
 
 

@@ -1,0 +1,111 @@
+"""Attention maps as DINO's visualize_attention draws them (DESIGN.md section 3).
+
+- Per head, the last layer's attention from CLS to every patch.
+- DINO's mass threshold t (0.6 in the paper's figures): keep the smallest set of patches that holds a
+  fraction t of a head's attention mass.
+- Attention rollout (Abnar and Zuidema, 2020): per layer, average the heads, add the identity for the
+  residual path, renormalise the rows, and multiply the layers' matrices together.
+
+The fused attention kernel returns no weights, so weights are computed explicitly, and only here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ssl_core.errors import UserError
+
+DINO_MASS = 0.6
+
+
+def _require_vit(model) -> None:
+    if not hasattr(model, "blocks"):
+        raise UserError("attention maps need a ViT: this model is a ResNet, which has no attention "
+                        "(use the similarity map or PCA instead)")
+
+
+@torch.no_grad()
+def all_attentions(model, x: torch.Tensor) -> list[torch.Tensor]:
+    """Attention weights (B, heads, T, T) of every block, for a normalised input batch."""
+    _require_vit(model)
+    tokens = model.prepare_tokens(x)
+    out = []
+    for blk in model.blocks:
+        tokens, extra = blk(tokens, True)
+        out.append(extra["attn"].float())
+    return out
+
+
+@torch.no_grad()
+def cls_attention(model, x: torch.Tensor) -> torch.Tensor:
+    """The last block's attention from CLS to every patch, per head: (B, heads, rows, cols)."""
+    _require_vit(model)
+    gh, gw = model.grid_size(*x.shape[-2:])
+    _, extra = model.forward_tokens(x, return_attention=True)
+    a = extra["attn"].float()[:, :, 0, model.num_prefix_tokens:]
+    return a.reshape(x.shape[0], a.shape[1], gh, gw)
+
+
+def mass_threshold(attn, mass: float = DINO_MASS) -> np.ndarray:
+    """Boolean masks (..., rows, cols): per map, the smallest set of patches holding `mass` of its total.
+
+    As DINO: sort ascending, normalise, cumulative sum, keep the weights whose cumulative sum exceeds
+    1 - mass."""
+    if not 0 < mass <= 1:
+        raise UserError(f"attention mass {mass:g} must be in (0, 1]: DINO uses 0.6")
+    a = torch.as_tensor(np.asarray(attn, dtype=np.float32))
+    shape = a.shape
+    flat = a.reshape(-1, shape[-2] * shape[-1])
+    val, idx = torch.sort(flat, dim=1)
+    val = val / val.sum(dim=1, keepdim=True).clamp_min(1e-12)
+    keep_sorted = torch.cumsum(val, dim=1) > (1 - mass)
+    keep = torch.zeros_like(keep_sorted).scatter_(1, idx, keep_sorted)
+    return keep.reshape(shape).numpy()
+
+
+def rollout(attentions, discard_prefix: int = 1, head_fusion: str = "mean") -> torch.Tensor:
+    """Attention rollout from a list of per-layer attentions (B, heads, T, T) -> (B, T, T).
+
+    A_l = normalise_rows(fuse_heads(attn_l) + I); rollout = A_L @ ... @ A_1. Row 0 of the result,
+    from the prefix tokens on, is CLS's rolled-out attention to the patches."""
+    if not attentions:
+        raise UserError("attention rollout needs at least one layer")
+    result = None
+    for a in attentions:
+        a = torch.as_tensor(a).float()
+        fused = a.mean(dim=1) if head_fusion == "mean" else a.amax(dim=1)
+        eye = torch.eye(fused.shape[-1], dtype=fused.dtype).expand_as(fused)
+        fused = fused + eye
+        fused = fused / fused.sum(dim=-1, keepdim=True)
+        result = fused if result is None else fused @ result
+    return result
+
+
+@torch.no_grad()
+def rollout_map(model, x: torch.Tensor, head_fusion: str = "mean") -> torch.Tensor:
+    """CLS's rolled-out attention to each patch: (B, rows, cols)."""
+    gh, gw = model.grid_size(*x.shape[-2:])
+    r = rollout(all_attentions(model, x), head_fusion=head_fusion)
+    return r[:, 0, model.num_prefix_tokens:].reshape(x.shape[0], gh, gw)
+
+
+def image_attention(model, image: np.ndarray, normalization: dict | None = None, size: int | None = None,
+                    mass: float = DINO_MASS, with_rollout: bool = True) -> dict:
+    """Everything the Look page shows for one (H, W, 3) uint8 image, on the patch grid:
+    {"heads": (heads, rows, cols), "masks": bool (heads, rows, cols), "rollout": (rows, cols), "frame"}."""
+    from ssl_core.analysis.similarity import check_image, make_frame, model_input
+
+    _require_vit(model)
+    image = check_image(image, model.patch_size)
+    frame = make_frame(image.shape[1], image.shape[0], model.patch_size, int(size or model.img_size))
+    x = model_input(image, frame, normalization).to(next(model.parameters()).device)
+    if with_rollout:
+        atts = all_attentions(model, x)
+        gh, gw = frame.grid
+        last = atts[-1][0, :, 0, model.num_prefix_tokens:].reshape(-1, gh, gw)
+        roll = rollout(atts)[0, 0, model.num_prefix_tokens:].reshape(gh, gw).numpy()
+    else:
+        last, roll = cls_attention(model, x)[0], None
+    heads = last.cpu().numpy()
+    return {"heads": heads, "masks": mass_threshold(heads, mass), "rollout": roll, "frame": frame}
