@@ -33,7 +33,12 @@ def test_sidebar_shows_current_model():
 
 
 def test_coming_pages_say_what_they_will_do():
+    # Look, Map, Probe and Dictionary get their own issues; until then they say what they will do.
+    from tests.app.conftest import ROOT
+
     for page in ["look", "map", "probe", "dictionary"]:
+        if "coming(" not in (ROOT / "app" / "pages" / f"{page}.py").read_text():
+            continue  # the real page has landed; its own tests cover it
         at = open_page(page)
         no_exception(at)
         assert at.info[0].value.startswith("Coming:")
