@@ -6,7 +6,7 @@ current model and the current image. Pages live in app/pages/, one short module 
 
 import streamlit as st
 
-from app import state
+from app import state, warmup
 
 st.set_page_config(page_title="SSL Lab", page_icon=":material/science:", layout="wide")
 
@@ -21,6 +21,7 @@ PAGES = [
     st.Page("app/pages/checkpoints.py", title="Checkpoints", icon=":material/save:", url_path="checkpoints"),
 ]
 
+warmup.start()  # compiles UMAP's numba code in a background thread, once per server (Map page)
 page = st.navigation(PAGES)
 state.sidebar()
 page.run()

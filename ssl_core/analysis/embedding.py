@@ -281,3 +281,11 @@ def to_csv(rows: list[dict], indices=None) -> str:
     w.writeheader()
     w.writerows(rows)
     return buf.getvalue()
+
+
+def pixel_baseline(images, labels, k: int = 20) -> float | None:
+    """The same leave-one-out kNN accuracy on raw pixels (ssl_core.eval.baselines.pixel_features): the
+    baseline that sits beside every model's figure."""
+    from ssl_core.eval.baselines import pixel_features
+
+    return knn_accuracy_loo(pixel_features(images), labels, k)
