@@ -89,3 +89,12 @@ def test_non_vit_methods_take_a_resnet(shapes_batch):
         method = build_method(name, build_backbone("resnet18", 32))
         loss, _, emb = method.training_step(shapes_batch[:4], torch.Generator().manual_seed(0))
         assert torch.isfinite(loss) and emb.shape == (4, 512)
+
+
+def test_collapse_presets_build():
+    from ssl_core.train.presets import PRESETS
+
+    for name in ("byol-collapse", "simclr-collapse", "vicreg-collapse"):
+        cfg = PRESETS[name]["config"].validate()
+        method = build_method(cfg.method, build_backbone(TINY_VIT, 32), cfg.method_args)
+        assert PRESETS[name]["description"] and method.name == cfg.method
