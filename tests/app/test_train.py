@@ -122,3 +122,17 @@ def test_bad_run_name_and_queued_run(tmp_path):
     at.text_input(key=f"name:{at.selectbox[0].value}").input("a/b").run()
     button(at, "Start").click().run()
     assert len(errors(at)) == 1 and "without slashes" in errors(at)[0]
+
+
+def test_resume_and_download_a_stopped_run(tmp_path, monkeypatch):
+    from ssl_core.train import runs
+
+    fake_run(tmp_path / "runs", "r2", state="stopped", ckpt=True)
+    resumed = []
+    monkeypatch.setattr(runs, "resume", lambda d, max_concurrent=2: resumed.append((d, max_concurrent)))
+    at = open_page("train")
+    assert button(at, "Stop").disabled
+    assert len(at.get("download_button")) == 1
+    button(at, "Resume").click().run()
+    no_exception(at)
+    assert resumed == [(tmp_path / "runs" / "r2", 2)]
