@@ -2,6 +2,7 @@
 switch time, and the server's memory with one model loaded.
 
     python bench/app_speed.py            # prints the figures; needs chromium and playwright
+    python bench/app_speed.py --no-warm-up   # the same without the Map page's background UMAP warm-up
 
 The model is the classroom ViT (192-d, 6 blocks, 32 px), written as a checkpoint in a temp folder.
 """
@@ -71,7 +72,8 @@ def main() -> None:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         t0 = time.perf_counter()
-        proc = start_server(tmp / "runs", tmp / "cache", port)
+        extra = {"SSL_LAB_WARM_UP": "0"} if "--no-warm-up" in sys.argv else None
+        proc = start_server(tmp / "runs", tmp / "cache", port, extra)
         try:
             wait_health(url, proc)
             t_up = time.perf_counter() - t0
@@ -79,6 +81,8 @@ def main() -> None:
             page.get_by_role("heading", name="SSL Lab").first.wait_for(timeout=60_000)
             wait_idle(page)
             t_first = time.perf_counter() - t0
+            print(f"load average before: {open('/proc/loadavg').read().split()[0]}; UMAP warm-up "
+                  f"{'off' if extra else 'on'}")
             print(f"server up (health answers):        {t_up:.2f} s after `streamlit run`")
             print(f"first page rendered in Chromium:   {t_first:.2f} s after `streamlit run` "
                   f"({t_first - t_up:.2f} s after the server was up)")
