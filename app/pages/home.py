@@ -25,7 +25,7 @@ for lesson in LESSONS:
         with cols[0]:
             st.page_link(
                 lesson["page"],
-                label="Open the page",
+                label=f"Open {lesson['page'].rsplit('/', 1)[-1].removesuffix('.py').capitalize()}",
                 icon=":material/arrow_forward:",
                 query_params={"preset": lesson["preset"]},
             )

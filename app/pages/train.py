@@ -68,7 +68,8 @@ run_dir = root / current
 def describe(status: dict) -> str:
     s = status.get("state", "unknown")
     if s in ("queued", "running") and status.get("eta_s") is not None:
-        return f"{s}, about {int(status['eta_s'])} s left"
+        m, sec = divmod(int(status["eta_s"]), 60)
+        return f"{s}, about {f'{m // 60} h {m % 60} min' if m >= 60 else f'{m} min {sec} s' if m else f'{sec} s'} left"
     return s
 
 

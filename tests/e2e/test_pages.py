@@ -4,13 +4,18 @@ import pytest
 
 from tests.e2e.conftest import assert_no_exception, open_page, shot, wait_idle
 
-PAGES = ["home", "data", "train", "look", "map", "probe", "dictionary", "checkpoints"]
+# url path -> the title the page shows; Home is the default page, served at "/".
+PAGES = {"": "SSL Lab", "data": "Data", "train": "Train", "look": "Look", "map": "Map", "probe": "Probe",
+         "dictionary": "Dictionary", "checkpoints": "Checkpoints"}
 
 
-@pytest.mark.parametrize("name", PAGES)
-def test_page_opens(page, server, name):
-    open_page(page, server, name)
+@pytest.mark.parametrize("path", PAGES)
+def test_page_opens(page, server, path):
+    name = path or "home"
+    open_page(page, server, path)
     assert_no_exception(page)
+    assert page.get_by_text("Page not found").count() == 0
+    assert page.locator("h1").first.inner_text().strip() == PAGES[path]
     assert page.locator('[data-testid="stSidebar"]').get_by_text("Current model").count() == 1
     shot(page, f"page-{name}")
 
@@ -29,7 +34,7 @@ def test_navigation_switches_pages(page, server):
 
 def test_lesson_link_opens_train_with_its_preset(page, server):
     open_page(page, server)
-    page.get_by_role("link", name="Open the page").first.click()
+    page.get_by_role("link", name="Open Train").first.click()
     page.wait_for_url("**/train?preset=*")
     wait_idle(page)
     assert_no_exception(page)
