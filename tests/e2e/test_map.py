@@ -1,0 +1,81 @@
+"""The Map page in real Chromium: draw a map of a run's checkpoint, drag a box over it and see the gallery
+fill, click a point and see its nearest neighbours."""
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.e2e.conftest import assert_no_exception, open_page, shot, wait_idle
+
+TINY = ["--backbone", "vit:dim=32,depth=1,heads=2,patch=8", "--batch-size", "32", "--data", "shapes:n=256",
+        "--set", "knn_every=0", "--set", "log_every=2"]
+
+PLOT = '[data-testid="stPlotlyChart"] .js-plotly-plot'
+FIRST_POINT = """() => {
+  const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
+  const box = gd.getBoundingClientRect(), xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+  const t = gd._fullData[0];
+  return {x: box.left + xa._offset + xa.l2p(t.x[0]), y: box.top + ya._offset + ya.l2p(t.y[0])};
+}"""
+
+
+@pytest.fixture(scope="module")
+def run(server):
+    out = server["runs"] / "map-run"
+    proc = subprocess.run([sys.executable, "-m", "ssl_core", "train", "--method", "simclr", "--out", str(out),
+                           "--steps", "4", "--json", *TINY], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return out
+
+
+def test_draw_select_and_click(page, server, run):
+    open_page(page, server, "map")
+    assert_no_exception(page)
+    number = page.get_by_label("Images")
+    number.fill("150")
+    number.press("Enter")
+    wait_idle(page)
+    page.get_by_text("PCA", exact=True).click()
+    wait_idle(page)
+    page.get_by_role("button", name="Draw the map").click()
+    page.locator(PLOT).wait_for(timeout=120_000)
+    wait_idle(page, 120_000)
+    assert_no_exception(page)
+    page.get_by_text("kNN top-1 (k=20)").first.wait_for()
+    assert page.evaluate(f"() => document.querySelector('{PLOT}')._fullData[0].type") == "scattergl"
+    shot(page, "map-drawn")
+
+    # Box selection: the chart opens in select mode, so a drag across the plot area selects.
+    area = page.locator(f"{PLOT} .nsewdrag").first.bounding_box()
+    page.mouse.move(area["x"] + 0.05 * area["width"], area["y"] + 0.05 * area["height"])
+    page.mouse.down()
+    page.mouse.move(area["x"] + 0.5 * area["width"], area["y"] + 0.5 * area["height"], steps=8)
+    page.mouse.move(area["x"] + 0.95 * area["width"], area["y"] + 0.95 * area["height"], steps=8)
+    page.mouse.up()
+    page.get_by_text("Selection:").first.wait_for(timeout=60_000)
+    wait_idle(page, 60_000)
+    assert_no_exception(page)
+    heading = page.get_by_text("Selection:").first.inner_text()
+    selected = int(heading.split(":")[1].split()[0])
+    assert selected > 0
+    gallery = page.locator('[data-testid="stMain"] img')  # st.image of a list: one <img> per picture
+    assert gallery.count() >= min(selected, 60)
+    assert page.get_by_role("button", name="Export the selection (CSV)").count() == 1
+    shot(page, "map-selection")
+
+    # A click on a point shows it and its nearest neighbours in feature space.
+    page.mouse.dblclick(area["x"] + 2, area["y"] + 2)  # clear the box selection first
+    page.get_by_text("Selection:").first.wait_for(state="detached", timeout=60_000)
+    wait_idle(page, 60_000)
+    point = page.evaluate(FIRST_POINT)
+    page.mouse.move(point["x"], point["y"])
+    page.mouse.click(point["x"], point["y"])
+    try:
+        page.get_by_text("and its nearest neighbours").first.wait_for(timeout=60_000)
+    finally:
+        shot(page, "map-after-click")
+    wait_idle(page, 60_000)
+    assert_no_exception(page)
+    assert page.locator('[data-testid="stMain"] img').count() >= 11
+    shot(page, "map-neighbours")
