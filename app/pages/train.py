@@ -23,11 +23,15 @@ root = state.runs_root()
 st.header("New run")
 names = list(PRESETS)
 asked = st.query_params.get("preset")
-preset = st.selectbox("Preset", names, index=names.index(asked) if asked in names else 0,
+first = next((n for n in names if PRESETS[n].get("lesson")), names[0])  # a lesson preset, not the smoke test
+preset = st.selectbox("Preset", names, index=names.index(asked if asked in names else first),
                       format_func=lambda n: f"{n}: {PRESETS[n]['description']}")
-st.caption("A preset is a tested recipe: method, data, network and budget. "
-           f"Lesson: {PRESETS[preset].get('lesson') or '-'}.")
 config = PRESETS[preset]["config"]
+budget = next((f"{v} {k}" for k in ("minutes", "epochs", "steps") if (v := getattr(config, k)) is not None), "")
+lesson = PRESETS[preset].get("lesson")
+st.caption("A preset is a tested recipe: method, data, network and budget. "
+           f"This one: {config.method} on `{config.data}` with a {config.backbone} backbone, {budget}."
+           + (f" Lesson: {lesson}." if lesson else ""))
 
 with st.expander("All hyper-parameters"):
     methods = list(METHODS)
