@@ -1,0 +1,109 @@
+"""Pictures for the Look page: colour maps, heat-map overlays, mask outlines, click marks, PNG bytes.
+
+Display only (numpy and PIL); the numbers come from ssl_core.
+"""
+
+import io
+
+import numpy as np
+
+COLORMAPS = ("Viridis", "Inferno", "Jet", "RdBu_r", "Greys")
+
+
+def _lut(name: str) -> np.ndarray:
+    """A (256, 3) uint8 lookup table from one of plotly's colour scales."""
+    from plotly.colors import get_colorscale, sample_colorscale
+
+    rgb = sample_colorscale(get_colorscale(name), list(np.linspace(0, 1, 256)), colortype="tuple")
+    return (np.array(rgb) * 255).round().clip(0, 255).astype(np.uint8)  # tuples come in 0..1
+
+
+_LUTS: dict[str, np.ndarray] = {}
+
+
+def colorize(values: np.ndarray, cmap: str = "Viridis", lo: float | None = None, hi: float | None = None) -> np.ndarray:
+    """(H, W) floats -> (H, W, 3) uint8 through a colour map, scaled lo..hi (default: the map's range)."""
+    if cmap not in _LUTS:
+        _LUTS[cmap] = _lut(cmap)
+    v = np.asarray(values, dtype=np.float32)
+    finite = np.isfinite(v)
+    lo = float(v[finite].min()) if lo is None and finite.any() else (lo or 0.0)
+    hi = float(v[finite].max()) if hi is None and finite.any() else (hi if hi is not None else 1.0)
+    idx = ((np.nan_to_num(v, nan=lo, neginf=lo, posinf=hi) - lo) / max(hi - lo, 1e-12) * 255).clip(0, 255)
+    return _LUTS[cmap][idx.astype(np.uint8)]
+
+
+def blend(image: np.ndarray, colours: np.ndarray, alpha: float) -> np.ndarray:
+    return (image.astype(np.float32) * (1 - alpha) + colours.astype(np.float32) * alpha).round().astype(np.uint8)
+
+
+def outline(mask: np.ndarray, width: int = 1) -> np.ndarray:
+    """Boolean boundary pixels of a boolean mask (inside pixels next to an outside one)."""
+    m = np.asarray(mask, bool)
+    pad = np.pad(m, width, mode="edge")
+    inner = m.copy()
+    h, w = m.shape
+    for dy in range(-width, width + 1):
+        for dx in range(-width, width + 1):
+            inner &= pad[width + dy: width + dy + h, width + dx: width + dx + w]
+    return m & ~inner
+
+
+def overlay(image: np.ndarray, score: np.ndarray | None, mask: np.ndarray | None, alpha: float = 0.5,
+            cmap: str = "Viridis", clicks=(), line_colour=(255, 230, 0)) -> np.ndarray:
+    """The image with the similarity map blended in, the mask's outline, and the clicks marked
+    (positive: green disc, negative: red disc)."""
+    out = image.copy()
+    if score is not None and np.isfinite(score).any():
+        out = blend(out, colorize(score, cmap), alpha)
+    if mask is not None:
+        out[outline(mask, max(1, round(max(image.shape[:2]) / 300)))] = line_colour
+    return mark_clicks(out, clicks)
+
+
+def mark_clicks(image: np.ndarray, clicks) -> np.ndarray:
+    from PIL import Image, ImageDraw
+
+    if not clicks:
+        return image
+    img = Image.fromarray(image)
+    d = ImageDraw.Draw(img)
+    r = max(3, round(max(image.shape[:2]) / 80))
+    for c in clicks:
+        fill = (40, 220, 90) if c["positive"] else (235, 50, 50)
+        d.ellipse([c["x"] - r, c["y"] - r, c["x"] + r, c["y"] + r], fill=fill, outline=(255, 255, 255), width=2)
+    return np.asarray(img)
+
+
+def mask_picture(mask: np.ndarray) -> np.ndarray:
+    return np.repeat((np.asarray(mask, bool) * 255).astype(np.uint8)[..., None], 3, axis=2)
+
+
+def tint(image: np.ndarray, mask: np.ndarray, colour=(255, 80, 40), alpha: float = 0.55) -> np.ndarray:
+    """The image with the mask's pixels tinted (for gallery thumbnails)."""
+    out = image.astype(np.float32)
+    m = np.asarray(mask, bool)
+    out[m] = out[m] * (1 - alpha) + np.array(colour, np.float32) * alpha
+    return out.round().astype(np.uint8)
+
+
+def upsample_grid(grid: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Nearest-neighbour blow-up of a patch grid (rows, cols[, 3]) to (height, width) for display."""
+    g = np.asarray(grid)
+    ry = (np.arange(height) * g.shape[0] // height)
+    rx = (np.arange(width) * g.shape[1] // width)
+    return g[ry][:, rx]
+
+
+def png_bytes(pixels: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(pixels)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def npy_bytes(values: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(values, dtype=np.float32))
+    return buf.getvalue()
