@@ -45,12 +45,13 @@ def field_widget(name: str, tp, value, doc: str, key: str):
     elif base is str:
         out = st.text_input(name, value=value or "", key=key)
         out = out if out or not (tp is None or _optional(tp)) else None
-    else:  # tuples, lists, dicts: edit as JSON
-        text = st.text_input(name, value=json.dumps(value), key=key)
+    else:  # None (empty = not set), numbers that may be None, tuples, lists, dicts: edit as JSON
+        text = st.text_input(name, value="" if value is None else json.dumps(value), key=key,
+                             placeholder="not set")
         try:
-            out = json.loads(text)
+            out = json.loads(text) if text.strip() else None
         except json.JSONDecodeError:
-            st.error(f"{name}: not valid JSON; keeping {json.dumps(value)}")
+            st.error(f"{name}: {text!r} is not a number or JSON value; keeping {json.dumps(value)}")
             out = value
     st.caption(doc)
     return out
