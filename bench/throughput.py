@@ -11,9 +11,14 @@ Images/s counts source images; a two-view method processes two views per image.
 """
 
 import argparse
+import sys
 import time
 
 import torch
+
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python bench/...`
 
 from ssl_core.data import load_data
 from ssl_core.devices import autocast, pick_device

@@ -99,6 +99,16 @@ def load_model(path, device: str | torch.device = "cpu"):
     return model.to(device).eval(), meta
 
 
+def export_checkpoint(path, out) -> Path:
+    """A checkpoint holding only the evaluated backbone (no heads, teacher copies or optimiser state):
+    the same format, a fraction of the size, for shipping and sharing."""
+    tensors, meta = read_checkpoint(path)
+    state = backbone_state(tensors, meta)
+    meta = {k: v for k, v in meta.items() if k not in ("format", "optimizer", "trainer")}
+    return save_checkpoint(out, {f"model.backbone.{k}": v for k, v in state.items()},
+                           {**meta, "backbone_prefix": "backbone.", "exported_from": Path(path).name})
+
+
 def describe_checkpoint(path) -> dict:
     """What the Checkpoints page and `info` show: architecture, parameter count, training metadata."""
     path = _existing(path)

@@ -258,6 +258,9 @@ def train(cfg: TrainConfig, run_dir, resume: bool = False, queue=None, max_concu
     old_handlers = {s: signal.signal(s, request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         if queue is not None:
+            # Runs launched side by side share the cores: more threads than cores makes every one of them
+            # crawl (OpenMP threads spin waiting for each other), so each takes its share.
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, max_concurrent)))
             slot = runs.Slot(queue, max_concurrent)
             while not slot.try_acquire():
                 trainer._status("queued", f"waiting for one of {max_concurrent} training slots")

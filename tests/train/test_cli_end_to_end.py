@@ -53,6 +53,11 @@ def test_train_resume_eval_features(tmp_path):
     ev = json.loads(cli("eval", "knn", "--checkpoint", ckpt, "--data", "shapes:n=256", "--json").stdout)
     assert {"model", "pixels", "random_init"} <= set(ev) and 0 <= ev["model"]["k200"] <= 1
 
+    small = tmp_path / "small.safetensors"
+    cli("export", ckpt, "--out", small)
+    assert small.stat().st_size < ckpt.stat().st_size / 2
+    assert json.loads(cli("info", small, "--json").stdout)["params"] == info["params"]
+
     feats = tmp_path / "f.safetensors"
     cli("features", "--checkpoint", ckpt, "--data", "shapes:n=256", "--limit", 20, "--out", feats)
     t = load_file(str(feats))
