@@ -157,7 +157,6 @@ def cmd_embed(args) -> int:
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, not {args.limit}")
     log = _log(args)
-    log(f"features of {args.data} ({args.split}) through {Path(args.checkpoint).name} ...")
     d = emb.dataset_embedding(args.checkpoint, args.data, args.split, args.limit, args.layer, args.embedding,
                               args.device)
     feats, labels = d["features"], d["labels"]

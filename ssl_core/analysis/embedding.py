@@ -225,6 +225,11 @@ def dataset_embedding(checkpoint, data: str, split: str = "test", limit: int | N
 
     if pool not in POOLS:
         raise UserError(f"unknown embedding {pool!r}: use cls (the CLS token) or mean (mean of patch tokens)")
+    from pathlib import Path
+
+    if not Path(checkpoint).expanduser().is_file():
+        raise UserError(f"no checkpoint file at {checkpoint}: give the path of a .safetensors or .pth file")
+    checkpoint = Path(checkpoint).expanduser()
     out = dataset_features(checkpoint, data, split=split, limit=limit, layer=layer, patches=pool == "mean",
                            device=device, progress=progress)
     feats = out["cls"] if pool == "cls" else out["patches"].float().mean(dim=(1, 2))

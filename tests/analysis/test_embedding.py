@@ -173,3 +173,34 @@ def test_thumbnails_png_and_spread_sample():
     pick = thumbnails.spread_sample(z, 100)
     assert 0 < len(pick) <= 100 and len(set(pick)) == len(pick)
     assert (thumbnails.spread_sample(z[:10], 100) == np.arange(10)).all()
+
+
+def test_cli_embed_writes_csv_and_bad_input_is_one_line(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from tests.analysis.test_features import checkpoint
+
+    _model, ckpt = checkpoint(tmp_path)
+    out = tmp_path / "coords.csv"
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "ssl_core", "embed", *map(str, args)], capture_output=True,
+                              text=True, timeout=300)
+
+    proc = cli("--checkpoint", ckpt, "--data", "shapes:n=300", "--method", "pca", "--out", out, "--limit", 40,
+               "--json")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["points"] == 40 and 0 <= summary["knn_loo_k20"] <= 1
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert len(rows) == 40 and list(rows[0]) == ["index", "name", "x", "y", "label", "label_name", "cluster",
+                                                 "knn_correct"]
+    assert rows[0]["name"].startswith("shapes/test/")
+    for bad in (["--checkpoint", tmp_path / "missing.safetensors", "--data", "shapes", "--method", "pca"],
+                ["--checkpoint", ckpt, "--data", "nowhere/folder", "--method", "pca"],
+                ["--checkpoint", ckpt, "--data", "shapes", "--method", "pca", "--limit", 0]):
+        proc = cli(*bad, "--out", out)
+        assert proc.returncode == 2 and proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1, \
+            proc.stderr
