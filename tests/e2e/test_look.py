@@ -94,8 +94,7 @@ def test_click_negative_click_and_export(page, server, checkpoint):
 
     with page.expect_download() as dl:
         page.get_by_role("button", name="Mask PNG").click()
-    data = open(dl.value.path(), "rb").read()
-    mask = Image.open(io.BytesIO(data))
+    mask = Image.open(io.BytesIO(dl.value.path().read_bytes()))
     assert mask.format == "PNG" and mask.size == (451, 300)  # chelsea, at its own size
     assert set(mask.getdata()) <= {0, 255}
 
