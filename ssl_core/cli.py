@@ -133,6 +133,15 @@ def cmd_import(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from ssl_core.models.checkpoint import export_checkpoint
+
+    out = export_checkpoint(args.checkpoint, args.out)
+    _out(args, {"out": str(out), "size_mb": round(out.stat().st_size / 1e6, 2)},
+         f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): the evaluated backbone only")
+    return 0
+
+
 def cmd_info(args) -> int:
     from ssl_core.models.checkpoint import describe_checkpoint
 
@@ -270,6 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--out", required=True)
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=cmd_import)
+
+    x = sub.add_parser("export", help="keep only the evaluated backbone of a training checkpoint (to ship it)")
+    x.add_argument("checkpoint")
+    x.add_argument("--out", required=True)
+    x.add_argument("--json", action="store_true")
+    x.set_defaults(func=cmd_export)
 
     n = sub.add_parser("info", help="describe a checkpoint")
     n.add_argument("checkpoint")
