@@ -190,11 +190,32 @@ def _check_layer(model, layer: int) -> None:
             raise UserError(f"layer {layer} does not exist: this ViT has blocks 0..{depth - 1} (-1 is the last)")
 
 
+INTERACTIVE_THREADS = 1
+"""Threads for one image's forward pass. A batch of one gives intra-op threads little to share, and on a
+busy 2-core machine their barriers stall: ViT-S/16 at 224 px took 250-330 ms with one thread and bfloat16,
+3-9 s with two (load average 12, bench/look_speed.py). None keeps torch's setting."""
+
+
+class _threads:
+    def __init__(self, n: int | None):
+        self.n, self.old = n, None
+
+    def __enter__(self):
+        if self.n and torch.get_num_threads() != self.n:
+            self.old = torch.get_num_threads()
+            torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            torch.set_num_threads(self.old)
+
+
 @torch.no_grad()
 def extract_patch_features(model, image: np.ndarray, normalization: dict | None = None, size: int | None = None,
                            layer: int = -1, feature: str = "tokens", bf16: bool = False,
-                           pad: bool = False) -> PatchFeatures:
-    """Features of one (H, W, 3) uint8 image, fed at `size` (default: the model's own resolution)."""
+                           pad: bool = False, threads: int | None = INTERACTIVE_THREADS) -> PatchFeatures:
+    """Features of one (H, W, 3) uint8 image, fed at `size` (default: the model's own resolution), on
+    `threads` CPU threads (see INTERACTIVE_THREADS)."""
     from ssl_core.devices import autocast
 
     patch = _model_patch(model)
@@ -203,7 +224,7 @@ def extract_patch_features(model, image: np.ndarray, normalization: dict | None 
     frame = make_frame(image.shape[1], image.shape[0], patch, int(size or model.img_size), pad)
     device = next(model.parameters()).device
     x = model_input(image, frame, normalization).to(device)
-    with autocast(device, bf16):
+    with autocast(device, bf16), _threads(threads if device.type == "cpu" else None):
         g = grid_features(model, x, layer, feature)[0]
     rows, cols = frame.grid
     if tuple(g.shape[:2]) != (rows, cols):  # e.g. a ResNet whose stride does not tile exactly
@@ -240,14 +261,17 @@ def otsu_threshold(values, bins: int = 256) -> float:
     """Otsu's threshold (maximal between-class variance) of an array; foreground is `values > t`.
 
     Same rule as scikit-image's threshold_otsu: the centre of the best histogram bin."""
-    v = np.asarray(values, dtype=np.float64).ravel()
-    v = v[np.isfinite(v)]
+    v = np.asarray(values, dtype=np.float32).ravel()
+    if not np.isfinite(v).all():
+        v = v[np.isfinite(v)]
     if v.size == 0:
         raise UserError("Otsu's threshold needs at least one finite value")
-    lo, hi = v.min(), v.max()
+    lo, hi = float(v.min()), float(v.max())
     if hi - lo < 1e-12:
         return float(lo)
-    hist, edges = np.histogram(v, bins=bins, range=(lo, hi))
+    idx = ((v - lo) * (bins / (hi - lo))).astype(np.int32)  # bincount: several times faster than histogram
+    hist = np.bincount(np.minimum(idx, bins - 1), minlength=bins).astype(np.float64)
+    edges = np.linspace(lo, hi, bins + 1)
     centres = (edges[:-1] + edges[1:]) / 2
     w0 = np.cumsum(hist)
     w1 = np.cumsum(hist[::-1])[::-1]
