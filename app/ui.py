@@ -23,3 +23,10 @@ def coming(title: str, what: str) -> None:
     """Placeholder for pages whose issues come later; the navigation already points at them."""
     st.title(title)
     st.info(f"Coming: {what}")
+
+
+def duration(seconds) -> str:
+    """12 s, 3 min 5 s, 2 h 10 min."""
+    m, s = divmod(int(seconds or 0), 60)
+    h, m = divmod(m, 60)
+    return f"{h} h {m} min" if h else f"{m} min {s} s" if m else f"{s} s"

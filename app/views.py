@@ -38,11 +38,17 @@ def draw_views(image, configs: dict, n_local: int, seed: int) -> dict:
     return out
 
 
-def patch_mask(kind: str, size: int, ratio: float, seed: int, patch: int = 4):
-    """A boolean (h, w) grid of hidden patches for one image, from the engine's mask functions."""
+def patch_mask(kind: str, size: int, ratio: float, seed: int):
+    """A boolean (h, w) grid of hidden patches for one image, from the engine's mask functions.
+
+    The patch size is the one the default ViT uses at this resolution.
+    """
     import torch
 
     from ssl_core.data import block_patch_mask, random_patch_mask
+    from ssl_core.models import default_patch
+
+    patch = default_patch(size)
 
     g = torch.Generator().manual_seed(seed)
     grid = (size // patch, size // patch)

@@ -1,13 +1,12 @@
 """Train: start, watch, stop and compare training runs. Each run trains in its own process."""
 
-import time
 from datetime import datetime
 
 import streamlit as st
 
 from app import charts, state
 from app.config_form import config_form
-from app.ui import user_errors
+from app.ui import duration, user_errors
 
 from ssl_core.methods import METHODS  # noqa: E402  (torch is fine here: not the first page)
 from ssl_core.train import runs
@@ -72,8 +71,7 @@ run_dir = root / current
 def describe(status: dict) -> str:
     s = status.get("state", "unknown")
     if s in ("queued", "running") and status.get("eta_s") is not None:
-        m, sec = divmod(int(status["eta_s"]), 60)
-        return f"{s}, about {f'{m // 60} h {m % 60} min' if m >= 60 else f'{m} min {sec} s' if m else f'{sec} s'} left"
+        return f"{s}, about {duration(status['eta_s'])} left"
     return s
 
 
@@ -133,7 +131,7 @@ st.dataframe(
             "method": r.config.get("method", "?"),
             "data": r.config.get("data", "?"),
             "step": r.last.get("step", 0),
-            "duration": time.strftime("%H:%M:%S", time.gmtime(r.duration_s or 0)),
+            "duration": duration(r.duration_s),
             "best kNN": None if r.best_knn is None else round(r.best_knn, 3),
         }
         for r in all_runs
