@@ -1,5 +1,5 @@
-"""A real run from the browser: start the smoke preset, watch the loss curve grow, stop it, then open
-its checkpoint on the Checkpoints page."""
+"""A real run from the browser: start the smoke preset, watch the loss curve grow (also after a
+reload), stop it, then open its checkpoint on the Checkpoints page."""
 
 from tests.e2e.conftest import assert_no_exception, open_page, shot, wait_idle
 
@@ -35,6 +35,12 @@ def test_train_watch_stop_and_open_checkpoint(page, server):
     first = page.evaluate(LOSS_POINTS)
     page.wait_for_function(f"({LOSS_POINTS})() > {first}", timeout=60_000)
     assert_no_exception(page)
+
+    # A reload is a new session: the run goes on, and the page picks it up again and keeps growing.
+    open_page(page, server, "train")
+    page.wait_for_function(f"({LOSS_POINTS})() > {first}", timeout=60_000)
+    seen = page.evaluate(LOSS_POINTS)
+    page.wait_for_function(f"({LOSS_POINTS})() > {seen}", timeout=60_000)
     shot(page, "train-running")
 
     page.get_by_role("button", name="Stop").click()
