@@ -139,14 +139,13 @@ def _spawn(run_dir: Path, args: list[str], max_concurrent: int) -> int:
     slots = run_dir.parent / ".slots"
     cmd = [sys.executable, "-m", "ssl_core", "train", "--out", str(run_dir), *args,
            "--queue", str(slots), "--max-concurrent", str(max_concurrent)]
-    write_json_atomic(run_dir / "status.json", {"state": "queued", "message": "starting", "started": time.time(),
-                                                "updated": time.time(), "pid": None})
     with open(run_dir / "train.log", "a") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True, cwd=os.getcwd())
-    status = read_json(run_dir / "status.json", {})
-    if status.get("pid") is None:
-        write_json_atomic(run_dir / "status.json", {**status, "pid": proc.pid})
+    # Written with the pid at once, so a reader never sees a run without its process. The child
+    # (seconds away from its first status, importing torch) then takes over the file.
+    write_json_atomic(run_dir / "status.json", {"state": "queued", "message": "starting", "pid": proc.pid,
+                                                "started": time.time(), "updated": time.time()})
     return proc.pid
 
 
@@ -170,15 +169,18 @@ def resume(run_dir, max_concurrent: int = 2) -> int:
     return _spawn(run_dir, ["--config", str(run_dir / "config.json"), "--resume"], max_concurrent)
 
 
-def stop(run_dir) -> None:
-    """Ask a run to stop: the trainer saves a checkpoint, marks itself 'stopped' and exits."""
-    status = read_status(run_dir)
-    if status.get("state") not in ACTIVE:
+def stop(run_dir, wait: float = 0.0, kill: bool = False) -> None:
+    """Ask a run to stop: the trainer saves a checkpoint, marks itself 'stopped' and exits. With `wait`,
+    block up to that many seconds for the process to end; with `kill`, end it by force after that."""
+    pid = read_status(run_dir).get("pid")
+    if read_status(run_dir).get("state") not in ACTIVE or not _pid_alive(pid):
         return
-    try:
-        os.kill(int(status["pid"]), signal.SIGTERM)
-    except (ProcessLookupError, TypeError, ValueError):
-        pass
+    os.kill(int(pid), signal.SIGTERM)
+    deadline = time.monotonic() + wait
+    while wait and _pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if kill and _pid_alive(pid):
+        os.kill(int(pid), signal.SIGKILL)
 
 
 class Slot:

@@ -6,7 +6,6 @@ they fail instead, so a broken CI image cannot pass silently.
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -102,16 +101,9 @@ def stop_training(root: Path, grace: float = 30) -> None:
     """Training processes outlive the server (they are detached): stop the ones these tests started."""
     from ssl_core.train import runs
 
-    pids = [runs.read_status(d).get("pid") for d in root.iterdir() if (d / "status.json").exists()]
-    pids = [int(p) for p in pids if p and runs._pid_alive(p)]
-    for pid in pids:
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while any(runs._pid_alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    for pid in pids:
-        if runs._pid_alive(pid):
-            os.kill(pid, signal.SIGKILL)
+    for d in root.iterdir():
+        if (d / "status.json").exists():
+            runs.stop(d, wait=grace, kill=True)
 
 
 @pytest.fixture(scope="session")
