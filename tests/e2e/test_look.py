@@ -85,6 +85,10 @@ def test_click_negative_click_and_export(page, server, checkpoint):
     shot(page, "look-positive")
 
     page.get_by_text("negative", exact=True).first.click()
+    # The radio's own rerun must land before the click, or the click would be read in the old mode.
+    page.get_by_role("radio", name="negative").first.wait_for(state="attached")
+    page.wait_for_function("() => [...document.querySelectorAll('input[type=radio]')]"
+                           ".some(r => r.checked && r.closest('label')?.innerText.trim() === 'negative')")
     wait_idle(page)
     click_patch(page, 0)  # the top-left corner
     second = wait_mask_change(page, first)
