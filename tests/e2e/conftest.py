@@ -121,12 +121,12 @@ def browser():
 def page(browser, server):
     ctx = browser.new_context(viewport={"width": 1400, "height": 2200})
     pg = ctx.new_page()
-    pg.set_default_timeout(30_000)
+    pg.set_default_timeout(90_000)  # generous: CI shares 2 cores with training runs and the server
     yield pg
     ctx.close()
 
 
-def wait_idle(page, timeout: float = 30_000) -> None:
+def wait_idle(page, timeout: float = 90_000) -> None:
     """Wait until Streamlit has finished the current script run.
 
     The app root `[data-testid="stApp"]` carries `data-test-script-state`; it reads "running"
