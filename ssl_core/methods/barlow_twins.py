@@ -4,7 +4,6 @@ import torch
 
 from ssl_core.losses import barlow_twins, mixed_barlow_twins_reg
 from ssl_core.methods.base import Method
-from ssl_core.methods.byol import byol_views
 from ssl_core.models.heads import mlp
 
 
@@ -23,11 +22,6 @@ class BarlowTwins(Method):
         super().__init__(backbone)
         self.lambd = lambd
         self.projector = mlp(backbone.embed_dim, proj_hidden, proj_dim, layers=3)
-        self.views = self.view_configs(backbone.img_size)
-
-    @classmethod
-    def view_configs(cls, size):
-        return byol_views(size)
 
     def embed_views(self, images, generator):
         x1, x2 = (self.augment(images, v, generator) for v in self.views.values())

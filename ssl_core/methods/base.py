@@ -27,6 +27,16 @@ COMMON_PARAMS = {
 }
 
 
+def byol_views(size: int) -> dict[str, ViewConfig]:
+    """BYOL's asymmetric pair (Grill et al. 2020, table 6), shared by MoCo v3, Barlow Twins and VICReg:
+    both views jittered (0.4, 0.4, 0.2, 0.1, p=0.8) and grayed (p=0.2); view 1 always blurred, view 2
+    rarely blurred and sometimes solarised. No blur below 96 px (it destroys a 32 px image)."""
+    common = {"scale": (0.08, 1.0), "brightness": 0.4, "contrast": 0.4, "saturation": 0.2, "hue": 0.1, "gray_p": 0.2}
+    blur = size >= 96
+    return {"view 1": ViewConfig(size=size, blur_p=1.0 if blur else 0.0, **common),
+            "view 2": ViewConfig(size=size, blur_p=0.1 if blur else 0.0, solarize_p=0.2, **common)}
+
+
 class Method(nn.Module):
     name = ""
     description = ""  # one line for `methods` and the Train page
@@ -40,11 +50,16 @@ class Method(nn.Module):
     def __init__(self, backbone: nn.Module):
         super().__init__()
         self.backbone = backbone
+        self.views = self.view_configs(backbone.img_size)
 
     @classmethod
     def view_configs(cls, size: int) -> dict[str, ViewConfig]:
-        """The augmented views the method trains on, by name (shown on the Data page)."""
-        return {"view 1": ViewConfig(size=size), "view 2": ViewConfig(size=size)}
+        """The augmented views the method trains on, by name (shown on the Data page); by default BYOL's pair."""
+        return byol_views(size)
+
+    def stacked_views(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Every view in `self.views`, drawn and stacked along the batch, for one backbone pass over all."""
+        return torch.cat([self.augment(images, v, generator) for v in self.views.values()])
 
     def training_step(self, images: torch.Tensor, generator: torch.Generator):
         """uint8 (B, 3, H, W) -> (loss, logs: dict of floats, embedding (B, D) for the collapse indicators)."""

@@ -2,20 +2,9 @@
 
 import torch
 
-from ssl_core.data import ViewConfig
 from ssl_core.losses import byol_loss
 from ssl_core.methods.base import Method, ema_momentum, ema_update, frozen_copy
 from ssl_core.models.heads import mlp
-
-
-def byol_views(size: int) -> dict[str, ViewConfig]:
-    """BYOL's asymmetric pair (Grill et al. 2020, table 6), shared by MoCo v3, Barlow Twins and VICReg:
-    both views jittered (0.4, 0.4, 0.2, 0.1, p=0.8) and grayed (p=0.2); view 1 always blurred, view 2
-    rarely blurred and sometimes solarised. No blur below 96 px (it destroys a 32 px image)."""
-    common = {"scale": (0.08, 1.0), "brightness": 0.4, "contrast": 0.4, "saturation": 0.2, "hue": 0.1, "gray_p": 0.2}
-    blur = size >= 96
-    return {"view 1": ViewConfig(size=size, blur_p=1.0 if blur else 0.0, **common),
-            "view 2": ViewConfig(size=size, blur_p=0.1 if blur else 0.0, solarize_p=0.2, **common)}
 
 
 class BYOL(Method):
@@ -40,14 +29,9 @@ class BYOL(Method):
         self.use_ema, self.base_momentum = ema, momentum
         if ema:
             self.target_backbone, self.target_projector = frozen_copy(backbone), frozen_copy(self.projector)
-        self.views = self.view_configs(backbone.img_size)
-
-    @classmethod
-    def view_configs(cls, size):
-        return byol_views(size)
 
     def training_step(self, images, generator):
-        x = torch.cat([self.augment(images, v, generator) for v in self.views.values()])
+        x = self.stacked_views(images, generator)
         h = self.backbone(x)
         z = self.projector(h)
         p1, p2 = (self.predictor(z) if self.predictor is not None else z).chunk(2)

@@ -4,7 +4,6 @@ import torch
 
 from ssl_core.losses import moco_v3_loss
 from ssl_core.methods.base import Method, ema_momentum, ema_update, frozen_copy
-from ssl_core.methods.byol import byol_views
 from ssl_core.models.heads import mlp
 
 
@@ -27,14 +26,9 @@ class MoCoV3(Method):
         self.projector = mlp(backbone.embed_dim, proj_hidden, proj_dim, layers=3, last_batch_norm=True)
         self.predictor = mlp(proj_dim, proj_hidden, proj_dim, layers=2)
         self.momentum_backbone, self.momentum_projector = frozen_copy(backbone), frozen_copy(self.projector)
-        self.views = self.view_configs(backbone.img_size)
-
-    @classmethod
-    def view_configs(cls, size):
-        return byol_views(size)
 
     def training_step(self, images, generator):
-        x = torch.cat([self.augment(images, v, generator) for v in self.views.values()])
+        x = self.stacked_views(images, generator)
         h = self.backbone(x)
         q1, q2 = self.predictor(self.projector(h)).chunk(2)
         with torch.no_grad():

@@ -73,7 +73,6 @@ class SiT(Method):
         self.projector = mlp(d, proj_hidden, proj_dim, layers=2)
         self.recon_head = nn.Linear(d, p * p * 3)
         self.teacher_backbone, self.teacher_projector = frozen_copy(backbone), frozen_copy(self.projector)
-        self.views = self.view_configs(backbone.img_size)
 
     @classmethod
     def view_configs(cls, size):
@@ -83,7 +82,7 @@ class SiT(Method):
 
     def training_step(self, images, generator):
         B, p = len(images), self.backbone.patch_size
-        x, rot = random_rotations(torch.cat([self.augment(images, v, generator) for v in self.views.values()]),
+        x, rot = random_rotations(self.stacked_views(images, generator),
                                   generator)
         corrupted, pix = gmml_corrupt(x, p, self.corrupt_ratio, generator)
         tokens = self.backbone.forward_tokens(corrupted)

@@ -1,11 +1,9 @@
 """VICReg (Bardes, Ponce, LeCun, "VICReg: Variance-Invariance-Covariance Regularization for Self-Supervised
 Learning", ICLR 2022)."""
 
-import torch
 
 from ssl_core.losses import vicreg
 from ssl_core.methods.base import Method
-from ssl_core.methods.byol import byol_views
 from ssl_core.models.heads import mlp
 
 
@@ -27,14 +25,9 @@ class VICReg(Method):
         super().__init__(backbone)
         self.weights = (sim_weight, var_weight, cov_weight)
         self.projector = mlp(backbone.embed_dim, proj_hidden, proj_dim, layers=3)
-        self.views = self.view_configs(backbone.img_size)
-
-    @classmethod
-    def view_configs(cls, size):
-        return byol_views(size)
 
     def training_step(self, images, generator):
-        x = torch.cat([self.augment(images, v, generator) for v in self.views.values()])
+        x = self.stacked_views(images, generator)
         h = self.backbone(x)
         z1, z2 = self.projector(h).chunk(2)
         return vicreg(z1, z2, *self.weights), {}, h[: len(images)]
