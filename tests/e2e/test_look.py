@@ -17,7 +17,6 @@ POINT = """(i) => {
   const k = ((i % n) + n) % n;
   return {x: box.left + xa._offset + xa.l2p(t.x[k]), y: box.top + ya._offset + ya.l2p(t.y[k]), n: n};
 }"""
-MASK_TEXT = "Mask:"
 
 
 def make_checkpoint(path, arch="vit:dim=64,depth=2,heads=2,patch=8", size=64):
@@ -54,18 +53,16 @@ def click_patch(page, index: int) -> None:
     page.mouse.click(p["x"], p["y"])
 
 
-def mask_line(page) -> str:
-    return page.get_by_text(MASK_TEXT).first.inner_text()
+MASK_LINE = """() => [...document.querySelectorAll('[data-testid="stMarkdownContainer"] p')]
+    .map(e => e.innerText).find(t => t.startsWith('Mask:')) || ''"""
 
 
-def wait_mask_change(page, before: str | None, timeout: float = 30_000) -> str:
-    page.wait_for_function(
-        """([before]) => { const el = [...document.querySelectorAll('[data-testid="stMarkdownContainer"] strong')]
-             .find(e => e.innerText.startsWith('Mask:'));
-           return el && el.innerText !== before; }""", arg=[before or ""], timeout=timeout)
+def wait_mask_change(page, before: str | None, timeout: float = 90_000) -> str:
+    """Wait until the whole 'Mask: ...' line differs from `before` (the same text it is compared with)."""
+    page.wait_for_function(f"([before]) => {{ const t = ({MASK_LINE})(); return t !== '' && t !== before; }}",
+                           arg=[before or ""], timeout=timeout)
     wait_idle(page)
-    return page.evaluate("""() => [...document.querySelectorAll('[data-testid="stMarkdownContainer"] p')]
-        .map(e => e.innerText).find(t => t.startsWith('Mask:'))""")
+    return page.evaluate(MASK_LINE)
 
 
 @pytest.fixture(scope="module")
