@@ -62,7 +62,10 @@ class Method(nn.Module):
         return torch.cat([self.augment(images, v, generator) for v in self.views.values()])
 
     def training_step(self, images: torch.Tensor, generator: torch.Generator):
-        """uint8 (B, 3, H, W) -> (loss, logs: dict of floats, embedding (B, D) for the collapse indicators)."""
+        """uint8 (B, 3, H, W) -> (loss, logs: dict of floats, embedding (B, D) for the collapse indicators).
+
+        The embedding is the output the loss constrains (the projection, where the method has one): that
+        is where collapse shows first, and what the collapse lessons watch."""
         raise NotImplementedError
 
     def augment(self, images: torch.Tensor, view: ViewConfig, generator: torch.Generator) -> torch.Tensor:

@@ -41,7 +41,7 @@ class BYOL(Method):
             else:
                 t1, t2 = z.detach().chunk(2)  # stop-gradient on the online network itself
         loss = byol_loss(p1, t2) + byol_loss(p2, t1)
-        return loss, {}, h[: len(images)]
+        return loss, {}, z[: len(images)]
 
     def after_step(self, progress):
         if self.use_ema:

@@ -29,7 +29,7 @@ def test_loss_goes_down_on_a_fixed_batch(images, name):
         opt.step()
         method.after_step(step / 12)
         losses.append(loss.item())
-        assert emb.shape == (32, 32) and all(isinstance(v, float) for v in logs.values())
+        assert emb.ndim == 2 and emb.shape[0] == 32 and all(isinstance(v, float) for v in logs.values())
     assert losses[-1] < losses[0]
 
 
