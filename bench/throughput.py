@@ -20,7 +20,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python bench/...`
 
-from ssl_core.data import load_data
 from ssl_core.devices import autocast, pick_device
 from ssl_core.methods import build_method
 from ssl_core.models import build_backbone, parse_backbone

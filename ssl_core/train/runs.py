@@ -172,8 +172,9 @@ def resume(run_dir, max_concurrent: int = 2) -> int:
 def stop(run_dir, wait: float = 0.0, kill: bool = False) -> None:
     """Ask a run to stop: the trainer saves a checkpoint, marks itself 'stopped' and exits. With `wait`,
     block up to that many seconds for the process to end; with `kill`, end it by force after that."""
-    pid = read_status(run_dir).get("pid")
-    if read_status(run_dir).get("state") not in ACTIVE or not _pid_alive(pid):
+    status = read_status(run_dir)
+    pid = status.get("pid")
+    if status.get("state") not in ACTIVE or not _pid_alive(pid):
         return
     os.kill(int(pid), signal.SIGTERM)
     deadline = time.monotonic() + wait
