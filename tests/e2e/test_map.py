@@ -20,6 +20,12 @@ FIRST_POINT = """() => {
 }"""
 
 
+def wait_images(page, n: int) -> None:
+    """Wait for at least n pictures in the main area. Under load a selection can rerun the script twice
+    (the second run interrupts the first after its heading), so "idle" alone does not mean "drawn"."""
+    page.locator('[data-testid="stMain"] img').nth(n - 1).wait_for(state="attached", timeout=60_000)
+
+
 @pytest.fixture(scope="module")
 def run(server):
     out = server["runs"] / "map-run"
@@ -59,8 +65,7 @@ def test_draw_select_and_click(page, server, run):
     heading = page.get_by_text("Selection:").first.inner_text()
     selected = int(heading.split(":")[1].split()[0])
     assert selected > 0
-    gallery = page.locator('[data-testid="stMain"] img')  # st.image of a list: one <img> per picture
-    assert gallery.count() >= min(selected, 60)
+    wait_images(page, min(selected, 60))  # st.image of a list: one <img> per picture
     assert page.get_by_role("button", name="Export the selection (CSV)").count() == 1
     shot(page, "map-selection")
 
@@ -77,5 +82,5 @@ def test_draw_select_and_click(page, server, run):
         shot(page, "map-after-click")
     wait_idle(page, 60_000)
     assert_no_exception(page)
-    assert page.locator('[data-testid="stMain"] img').count() >= 11
+    wait_images(page, 11)
     shot(page, "map-neighbours")
