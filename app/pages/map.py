@@ -4,12 +4,11 @@ neighbours, a side-by-side comparison of two checkpoints, and exports.
 The page is a face over ssl_core.analysis.embedding (features via the on-disk cache, projections,
 clusters, kNN correctness, CSV) and ssl_core.analysis.thumbnails.
 
-Thumbnails: a map of 50,000 points cannot ship every image with the chart. Plotly's hover labels are
-text only (SVG), so hovering shows the point's index, class, cluster and file; the picture itself is
-made on demand: a click on a point encodes that one image and its neighbours (a few hundred bytes
-each), a box or lasso selection encodes the selected images for the gallery (capped), and the
-"thumbnails on the map" switch draws at most 150 small thumbnails spread over the map as plotly
-layout images. Nothing else leaves the server.
+Thumbnails: a map of 50,000 points cannot ship every image with the chart. Pictures are made on demand:
+hovering a point shows its thumbnail (app/hover_thumbnails.py fetches the contact sheet of 100 images
+that holds it, once), a click on a point encodes that image and its neighbours, a box or lasso
+selection encodes the selected images for the gallery (capped), and the "thumbnails on the map" switch
+draws at most 150 small thumbnails spread over the map as plotly layout images.
 """
 
 from collections import OrderedDict
@@ -20,6 +19,7 @@ import numpy as np
 import streamlit as st
 
 from app import models, state, warmup
+from app.hover_thumbnails import COLS, PER_SHEET, SIZE, hover_thumbnails
 from app.ui import user_errors
 
 warmup.start()
@@ -326,6 +326,13 @@ def score_line(m: dict, baseline: float | None) -> None:
 baseline = pixel_baseline(drawn, imgs) if labelled else None
 method_name = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}[drawn["method"]]
 selected, clicked = set(), None
+images_token = f"{abs(hash((drawn['spec'], drawn['split'], drawn['limit'], imgs.size))):x}"
+
+
+def sheet(k: int) -> bytes:
+    return thumbnails.contact_sheet(imgs.images, k * PER_SHEET, PER_SHEET, SIZE, COLS)
+
+
 columns = st.columns(len(maps))
 for col, (name, m) in zip(columns, maps.items()):
     with col:
@@ -333,6 +340,7 @@ for col, (name, m) in zip(columns, maps.items()):
         event = st.plotly_chart(figure(m, title), key=f"map_{name}", on_select="rerun",
                                 selection_mode=("points", "box", "lasso"),
                                 config={"scrollZoom": True, "displaylogo": False})
+        hover_thumbnails(f"map_{name}", images_token, sheet)
         score_line(m, baseline)
         sel = event.selection if event else None
         if sel:

@@ -7,6 +7,8 @@ Speed notes (2-core CPU, 10,000 points; figures in bench/embedding.py):
   it to umap-learn as `precomputed_knn`, which skips NN-descent entirely; `warm_up()` compiles the
   remaining numba paths (fuzzy simplicial set, layout optimisation) on a tiny input, so the app can do it
   in the background when the server starts.
+- Most of umap-learn's numba functions are compiled afresh in every process (about 6 s here); we switch on
+  numba's on-disk cache for them (`_cache_umap_compilation`), so only the first process ever pays it.
 - PCA is a truncated SVD of the centred features (torch); t-SNE is scikit-learn's Barnes-Hut, fed the
   first 50 principal components (the usual preprocessing, and much faster than raw 192+ dims).
 
@@ -137,6 +139,32 @@ def pca(x, n_components: int = 2, normalise_rows: bool = True) -> np.ndarray:
     return out
 
 
+_UMAP_CACHED = False
+
+
+def _cache_umap_compilation() -> None:
+    """Turn on numba's on-disk cache (what `cache=True` does) for umap-learn's jitted functions, once per
+    process and before their first call: later processes load the machine code instead of compiling it.
+    numba keeps the cache beside umap's sources, or in ~/.cache when that folder is read-only."""
+    global _UMAP_CACHED
+    if _UMAP_CACHED:
+        return
+    _UMAP_CACHED = True
+    from numba.core.registry import CPUDispatcher
+    import umap.layouts
+    import umap.spectral
+    import umap.umap_
+    import umap.utils
+
+    for module in (umap.umap_, umap.layouts, umap.spectral, umap.utils):
+        for f in vars(module).values():
+            if isinstance(f, CPUDispatcher) and not f.signatures:
+                try:
+                    f.enable_caching()
+                except RuntimeError:  # no writable cache location: compile in memory as before
+                    return
+
+
 def umap(x, n_neighbors: int = 15, min_dist: float = 0.1, seed: int | None = 0, graph=None,
          precomputed: bool = True, n_epochs: int | None = 200) -> np.ndarray:
     """UMAP (umap-learn, cosine metric) to 2-D.
@@ -156,6 +184,7 @@ def umap(x, n_neighbors: int = 15, min_dist: float = 0.1, seed: int | None = 0, 
         warnings.simplefilter("ignore")  # n_jobs/random_state and "no search index" notices
         import umap as umap_learn
 
+        _cache_umap_compilation()
         kwargs = dict(n_neighbors=k, min_dist=min_dist, metric="cosine", random_state=seed,
                       n_components=2, init="spectral" if n > k + 2 else "random", n_epochs=n_epochs)
         if precomputed:

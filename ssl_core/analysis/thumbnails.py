@@ -1,15 +1,16 @@
-"""Small PNG thumbnails of dataset images, made one at a time on demand.
+"""Small thumbnails of dataset images, made on demand: single PNGs, and JPEG contact sheets for hovering.
 
 The Map page never ships every image to the browser: a map of 50,000 points would be tens of MB of
-pictures in one message. Thumbnails are encoded only for the points someone asks about (the clicked
-point and its neighbours, the selected points in the gallery, a capped sample drawn on the map), and
-each is a few hundred bytes at 32 px.
+pictures in one message. Thumbnails are encoded only for the points someone asks about: the clicked
+point and its neighbours, the gallery of a selection, a capped sample drawn on the map, and, for the
+hover picture, the contact sheet of 100 consecutive images that holds the hovered point.
 """
 
 import base64
 import io
 
 import numpy as np
+import torch
 
 
 def to_hwc(image) -> np.ndarray:
@@ -35,6 +36,27 @@ def thumbnail_png(image, size: int = 32) -> bytes:
 def data_uri(image, size: int = 32) -> str:
     """"data:image/png;base64,..." of `thumbnail_png`, for plotly layout images and HTML."""
     return "data:image/png;base64," + base64.b64encode(thumbnail_png(image, size)).decode()
+
+
+def contact_sheet(images, start: int, count: int = 100, size: int = 64, cols: int = 10,
+                  quality: int = 85) -> bytes:
+    """JPEG bytes of images[start:start+count] (uint8 (N, 3, H, W)) as a grid, `cols` wide, each cell
+    size x size px, row-major: image start + k sits at column k % cols, row k // cols."""
+    import torch.nn.functional as F
+    from PIL import Image
+
+    block = torch.as_tensor(images[start:start + count])
+    if block.ndim != 4 or block.shape[1] != 3 or not len(block):
+        raise ValueError(f"contact_sheet needs uint8 (N, 3, H, W) images from index {start}, got {tuple(block.shape)}")
+    small = F.interpolate(block.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    small = small.round().clamp(0, 255).to(torch.uint8)
+    rows = -(-len(small) // cols)
+    grid = torch.zeros(rows * cols, 3, size, size, dtype=torch.uint8)
+    grid[:len(small)] = small
+    grid = grid.view(rows, cols, 3, size, size).permute(0, 3, 1, 4, 2).reshape(rows * size, cols * size, 3)
+    buf = io.BytesIO()
+    Image.fromarray(grid.numpy()).save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
 
 
 def spread_sample(coords, count: int, seed: int = 0) -> np.ndarray:

@@ -175,6 +175,24 @@ def test_thumbnails_png_and_spread_sample():
     assert (thumbnails.spread_sample(z[:10], 100) == np.arange(10)).all()
 
 
+def test_contact_sheet_puts_image_start_plus_k_at_row_k_div_cols_col_k_mod_cols():
+    from PIL import Image
+
+    n = 23
+    grey = torch.arange(n, dtype=torch.uint8) * 10  # image i is a flat square of grey level 10 i
+    images = grey.view(n, 1, 1, 1).expand(n, 3, 40, 40).contiguous()
+    sheet = np.asarray(Image.open(io.BytesIO(thumbnails.contact_sheet(images, 10, count=8, size=16, cols=3))))
+    assert sheet.shape == (3 * 16, 3 * 16, 3)  # 8 images, 3 columns: 3 rows, the last one short
+    for k in range(8):
+        r, c = divmod(k, 3)
+        cell = sheet[r * 16 + 4:r * 16 + 12, c * 16 + 4:c * 16 + 12].astype(float)
+        assert abs(cell.mean() - 10 * (10 + k)) < 4, k  # JPEG is lossy, the flat centre barely so
+    tail = np.asarray(Image.open(io.BytesIO(thumbnails.contact_sheet(images, 20, count=100, size=8, cols=10))))
+    assert tail.shape == (8, 80, 3)  # images 20..22 only, on one row of 10 cells
+    with pytest.raises(ValueError, match="index 30"):
+        thumbnails.contact_sheet(images, 30)
+
+
 def test_cli_embed_writes_csv_and_bad_input_is_one_line(tmp_path):
     import json
     import subprocess

@@ -1,5 +1,5 @@
-"""The Map page in real Chromium: draw a map of a run's checkpoint, drag a box over it and see the gallery
-fill, click a point and see its nearest neighbours."""
+"""The Map page in real Chromium: draw a map of a run's checkpoint, hover a point and see its picture, drag
+a box over it and see the gallery fill, click a point and see its nearest neighbours."""
 
 import subprocess
 import sys
@@ -51,6 +51,19 @@ def test_draw_select_and_click(page, server, run):
     page.get_by_text("kNN top-1 (k=20)").first.wait_for()
     assert page.evaluate(f"() => document.querySelector('{PLOT}')._fullData[0].type") == "scattergl"
     shot(page, "map-drawn")
+
+    # Hover: the point's own thumbnail floats beside the pointer, from the one contact sheet that holds it.
+    point = page.evaluate(FIRST_POINT)
+    index = page.evaluate(f"() => document.querySelector('{PLOT}')._fullData[0].customdata[0]")
+    page.mouse.move(5, 5)
+    page.mouse.move(point["x"], point["y"])  # one jump: no other point hovered on the way
+    page.wait_for_function("""(i) => { const t = document.getElementById('ssl-lab-hover-thumb');
+        return t && t.style.display === 'block' && t.dataset.point === String(i); }""", arg=index, timeout=60_000)
+    assert page.evaluate("() => getComputedStyle(document.getElementById('ssl-lab-hover-thumb')).backgroundImage"
+                         ).startswith('url("data:image/jpeg;base64,')
+    assert page.evaluate("() => window.__sslLabSheets.size") == 1  # 150 images are 2 sheets; one was needed
+    shot(page, "map-hover")
+    page.mouse.move(5, 5)
 
     # Box selection: the chart opens in select mode, so a drag across the plot area selects.
     area = page.locator(f"{PLOT} .nsewdrag").first.bounding_box()

@@ -1,0 +1,111 @@
+"""The picture of the point under the pointer, for a Plotly scatter drawn with `st.plotly_chart`.
+
+Plotly's hover labels are SVG text and cannot hold an image, and Streamlit reports no hover events.
+This is a Streamlit v2 component (no iframe: its script shares the page's DOM) that finds the chart by
+its key, listens to the chart's own `plotly_hover` events and shows a floating thumbnail.
+
+Pictures travel in contact sheets of `PER_SHEET` consecutive images (one JPEG, about 100 KB): the
+first hover over a point of a sheet the browser does not hold asks Python for that sheet (a trigger
+that reruns only this fragment), and every later hover over its points is drawn at once from the
+browser's copy. A 50,000-point map ships only the sheets someone actually looks at.
+The chart's points must carry their image index as `customdata`.
+"""
+
+import base64
+
+import streamlit as st
+
+PER_SHEET = 100  # images per contact sheet: 10 x 10 cells
+COLS = 10
+SIZE = 64  # px per cell in the sheet
+SHOWN = 112  # px on screen
+
+_JS = """
+export default function ({ data, setTriggerValue }) {
+  const sheets = (window.__sslLabSheets ||= new Map());  // "token/sheet" -> data URI, shared by all maps
+  const key = (s) => `${data.token}/${s}`;
+  if (data.sheet !== null && data.picture) sheets.set(key(data.sheet), data.picture);
+
+  let tip = document.getElementById("ssl-lab-hover-thumb");
+  if (!tip) {
+    tip = document.createElement("div");
+    tip.id = "ssl-lab-hover-thumb";
+    Object.assign(tip.style, {position: "fixed", display: "none", pointerEvents: "none", zIndex: 100000,
+      border: "2px solid #fff", borderRadius: "4px", boxShadow: "0 2px 10px rgba(0,0,0,.45)",
+      backgroundRepeat: "no-repeat", backgroundColor: "#222"});
+    document.body.appendChild(tip);
+  }
+
+  // Per chart: the latest data, the hovered point and the sheets asked for. Kept on the chart's div,
+  // because this function runs again whenever Python sends new data.
+  const draw = (gd) => {
+    const st = gd.__sslHover, d = st.data, h = st.hover;
+    if (!h) { tip.style.display = "none"; return; }
+    const url = sheets.get(`${d.token}/${Math.floor(h.i / d.per_sheet)}`);
+    if (!url) return;  // asked for; drawn when it arrives
+    const k = h.i % d.per_sheet, s = d.shown;
+    Object.assign(tip.style, {width: `${s}px`, height: `${s}px`, backgroundImage: `url(${url})`,
+      backgroundSize: `${d.cols * s}px auto`,
+      backgroundPosition: `-${(k % d.cols) * s}px -${Math.floor(k / d.cols) * s}px`,
+      left: `${Math.min(h.x + 18, window.innerWidth - s - 8)}px`, top: `${Math.max(h.y - s - 12, 8)}px`,
+      display: "block"});
+    tip.dataset.point = String(h.i);
+  };
+  const attach = (gd) => {
+    gd.__sslHover = {data, hover: (gd.__sslHover || {}).hover || null, asked: (gd.__sslHover || {}).asked || new Map(),
+                     ask: setTriggerValue};
+    if (gd.__sslHoverAttached) { draw(gd); return; }
+    gd.__sslHoverAttached = true;
+    gd.on("plotly_hover", (ev) => {
+      const p = ev.points && ev.points[0];
+      if (!p || p.customdata === undefined) return;
+      const st = gd.__sslHover, d = st.data;
+      const i = Number(Array.isArray(p.customdata) ? p.customdata[0] : p.customdata);
+      const e = ev.event || {};
+      st.hover = {i, x: e.clientX || 0, y: e.clientY || 0};
+      const sheet = Math.floor(i / d.per_sheet);
+      const asked = st.asked.get(sheet) || 0;
+      // Ask again after 3 s: a request that crossed another one can be dropped by the rerun it interrupts.
+      if (!sheets.has(`${d.token}/${sheet}`) && performance.now() - asked > 3000) {
+        st.asked.set(sheet, performance.now());
+        st.ask("sheet", sheet);
+      }
+      draw(gd);
+    });
+    gd.on("plotly_unhover", () => { gd.__sslHover.hover = null; tip.style.display = "none"; });
+    draw(gd);
+  };
+  // The chart may render after this component, and is replaced when the page redraws it: look for it
+  // until this component goes away.
+  const find = () => {
+    const gd = document.querySelector(`.st-key-${data.chart} .js-plotly-plot`);
+    if (gd && typeof gd.on === "function" && gd.__sslHover?.data !== data) attach(gd);
+  };
+  find();
+  const timer = setInterval(find, 300);
+  return () => clearInterval(timer);
+}
+"""
+
+_component = st.components.v2.component("ssl_lab_hover_thumbnails", js=_JS)
+
+
+def _sheet_key(chart_key: str) -> str:
+    return f"{chart_key}_hover"
+
+
+@st.fragment
+def hover_thumbnails(chart_key: str, token: str, sheet) -> None:
+    """Hover pictures for the chart drawn with `st.plotly_chart(..., key=chart_key)`.
+
+    `token` names the image set (the same token shares the browser's sheets between charts), and
+    `sheet(k)` returns the JPEG bytes of images k*PER_SHEET ... (k+1)*PER_SHEET-1 laid out as
+    `ssl_core.analysis.thumbnails.contact_sheet(images, k * PER_SHEET, PER_SHEET, SIZE, COLS)` does.
+    """
+    key = _sheet_key(chart_key)
+    asked = st.session_state.get(key) or {}
+    k = asked.get("sheet") if hasattr(asked, "get") else getattr(asked, "sheet", None)
+    picture = None if k is None else "data:image/jpeg;base64," + base64.b64encode(sheet(int(k))).decode()
+    _component(key=key, data={"chart": chart_key, "token": token, "sheet": k, "picture": picture,
+                              "per_sheet": PER_SHEET, "cols": COLS, "shown": SHOWN},
+               on_sheet_change=lambda: None)
