@@ -1,5 +1,6 @@
 """Small helpers every page uses: catching bad input as one line, and explanations."""
 
+import logging
 from contextlib import contextmanager
 
 import streamlit as st
@@ -7,7 +8,8 @@ import streamlit as st
 
 @contextmanager
 def user_errors():
-    """Show an engine UserError as one st.error line instead of a traceback.
+    """Show an engine UserError as one st.error line instead of a traceback; any other exception is a
+    bug, shown as one "Unexpected error" line with its traceback in the server log.
 
     Usage: `with user_errors(): ...`. Code after the failing call inside the block is skipped.
     """
@@ -17,6 +19,10 @@ def user_errors():
         yield
     except UserError as e:
         st.error(str(e).strip().splitlines()[0] if str(e).strip() else "Bad input.")
+    except Exception as e:  # a bug of ours (st.stop and st.rerun are BaseExceptions and pass through)
+        logging.getLogger("ssl_lab").exception("unexpected error")
+        st.error(f"Unexpected error ({type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}); "
+                 "the details are in the server log. Please report it.")
 
 
 def coming(title: str, what: str) -> None:

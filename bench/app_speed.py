@@ -30,13 +30,11 @@ def rss_mb(pid: int) -> float:
 
 def make_checkpoint(path: Path) -> Path:
     from ssl_core.models import build_backbone, parse_backbone
-    from ssl_core.models.checkpoint import save_checkpoint
+    from ssl_core.models.checkpoint import save_backbone
 
     arch = parse_backbone("vit", 32)
     model = build_backbone(arch)
-    meta = {"arch": arch, "backbone_prefix": "backbone.", "method": "simclr", "data": "shapes", "step": 0,
-            "metrics": {}}
-    return save_checkpoint(path, {f"model.backbone.{k}": v for k, v in model.state_dict().items()}, meta)
+    return save_backbone(path, model, {"arch": arch, "method": "simclr", "data": "shapes", "step": 0, "metrics": {}})
 
 
 def wait_health(url: str, proc, timeout: float = 60) -> None:

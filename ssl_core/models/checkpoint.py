@@ -33,6 +33,17 @@ def save_checkpoint(path, tensors: dict[str, torch.Tensor], meta: dict) -> Path:
     return path
 
 
+def save_backbone(path, model: torch.nn.Module, meta: dict) -> Path:
+    """A checkpoint holding only `model` as the backbone (exports, imports, hand-made models): `arch`
+    defaults to `model.arch` and `normalization` to ImageNet's mean and std."""
+    from ssl_core.data.augment import IMAGENET_MEAN, IMAGENET_STD
+
+    meta = {"arch": getattr(model, "arch", None), "normalization": {"mean": list(IMAGENET_MEAN),
+                                                                      "std": list(IMAGENET_STD)},
+            **meta, "backbone_prefix": "backbone."}
+    return save_checkpoint(path, {f"model.backbone.{k}": v for k, v in model.state_dict().items()}, meta)
+
+
 def read_metadata(path) -> dict:
     """The metadata of one of our checkpoints, without reading its tensors."""
     path = _existing(path)
@@ -59,6 +70,12 @@ def read_checkpoint(path) -> tuple[dict[str, torch.Tensor], dict]:
     if meta.get("format") != FORMAT:
         raise UserError(f"{path.name} is a .safetensors file but not an SSL Lab checkpoint; "
                         "import it with `python -m ssl_core import --from timm PATH --out CKPT`")
+    norm = meta.get("normalization")
+    if not isinstance(meta.get("arch"), dict) or not (isinstance(norm, dict) and len(norm.get("mean") or ()) == 3
+                                                      and len(norm.get("std") or ()) == 3):
+        missing = "arch" if not isinstance(meta.get("arch"), dict) else "normalization"
+        raise UserError(f"{path.name} says it is an SSL Lab checkpoint but its metadata has no valid {missing!r}; "
+                        "write checkpoints with the trainer or `python -m ssl_core export`")
     return load_file(str(path)), meta
 
 

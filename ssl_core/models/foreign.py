@@ -15,7 +15,6 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from ssl_core.errors import UserError
-from ssl_core.models.checkpoint import save_checkpoint
 
 IMAGENET = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
 KINDS = ("dino", "timm")
@@ -97,9 +96,9 @@ def read_foreign(path, kind: str | None = None) -> tuple[dict, dict]:
 def import_checkpoint(src, kind: str, out) -> Path:
     """Convert a DINO/timm ViT checkpoint into an SSL Lab checkpoint (checked by building the model)."""
     from ssl_core.models import build_backbone
-    from ssl_core.models.checkpoint import load_state_strict
+    from ssl_core.models.checkpoint import load_state_strict, save_backbone
 
     state, meta = read_foreign(src, kind)
     model = build_backbone(meta["arch"])
     load_state_strict(model, state, Path(src).name)
-    return save_checkpoint(out, {f"model.backbone.{k}": v for k, v in model.state_dict().items()}, meta)
+    return save_backbone(out, model, meta)

@@ -4,7 +4,7 @@ from ssl_core.analysis import features
 from ssl_core.analysis.features import dataset_features, extract
 from ssl_core.data import load_data
 from ssl_core.models import build_backbone
-from ssl_core.models.checkpoint import save_checkpoint
+from ssl_core.models.checkpoint import save_backbone
 
 NORM = {"mean": [0.5] * 3, "std": [0.25] * 3}
 
@@ -12,9 +12,7 @@ NORM = {"mean": [0.5] * 3, "std": [0.25] * 3}
 def checkpoint(tmp_path, seed=0):
     torch.manual_seed(seed)
     model = build_backbone("vit:dim=32,depth=1,heads=2,patch=8", 32)
-    meta = {"arch": model.arch, "backbone_prefix": "backbone.", "normalization": NORM}
-    path = save_checkpoint(tmp_path / "m.safetensors", {f"model.backbone.{k}": v for k, v in
-                                                        model.state_dict().items()}, meta)
+    path = save_backbone(tmp_path / "m.safetensors", model, {"normalization": NORM})
     return model.eval(), path
 
 

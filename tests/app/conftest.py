@@ -28,7 +28,10 @@ def open_page(page: str | None = None, timeout: float = 30, **state) -> AppTest:
 
 
 def no_exception(at: AppTest) -> None:
+    """No traceback, and no bug caught by app.ui.user_errors ("Unexpected error ...")."""
     assert not at.exception, [e.value for e in at.exception]
+    bugs = [e.value for e in at.error if e.value.startswith("Unexpected error")]
+    assert not bugs, bugs
 
 
 def button(at: AppTest, label: str):
@@ -42,10 +45,9 @@ def errors(at: AppTest) -> list[str]:
 def tiny_checkpoint(path, step: int = 10, method: str = "simclr"):
     """A real SSL Lab checkpoint of a very small ViT, written the engine's way."""
     from ssl_core.models import build_backbone, parse_backbone
-    from ssl_core.models.checkpoint import save_checkpoint
+    from ssl_core.models.checkpoint import save_backbone
 
     arch = parse_backbone("vit:dim=32,depth=1,heads=2,patch=8", 32)
     model = build_backbone(arch)
-    meta = {"arch": arch, "backbone_prefix": "backbone.", "method": method, "data": "shapes", "step": step,
-            "metrics": {"knn_k200": 0.5}}
-    return save_checkpoint(path, {f"model.backbone.{k}": v for k, v in model.state_dict().items()}, meta)
+    return save_backbone(path, model, {"arch": arch, "method": method, "data": "shapes", "step": step,
+                                       "metrics": {"knn_k200": 0.5}})

@@ -160,5 +160,8 @@ def shot(page, name: str) -> None:
 
 
 def assert_no_exception(page) -> None:
+    """No traceback, and no bug caught by app.ui.user_errors ("Unexpected error ...")."""
     errors = page.locator('[data-testid="stException"]')
     assert errors.count() == 0, errors.first.inner_text()
+    bugs = page.locator('[data-testid="stAlert"]').filter(has_text="Unexpected error")
+    assert bugs.count() == 0, bugs.first.inner_text()

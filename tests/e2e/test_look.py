@@ -21,14 +21,11 @@ POINT = """(i) => {
 
 def make_checkpoint(path, arch="vit:dim=64,depth=2,heads=2,patch=8", size=64):
     from ssl_core.models import build_backbone
-    from ssl_core.models.checkpoint import save_checkpoint
-    from ssl_core.train.trainer import NORMALIZATION
+    from ssl_core.models.checkpoint import save_backbone
 
     torch.manual_seed(0)
     model = build_backbone(arch, size)
-    meta = {"arch": model.arch, "backbone_prefix": "backbone.", "method": "none (random init)",
-            "normalization": NORMALIZATION}
-    return save_checkpoint(path, {f"model.backbone.{k}": v for k, v in model.state_dict().items()}, meta)
+    return save_backbone(path, model, {"method": "none (random init)"})
 
 
 def choose_model(page, server, path) -> None:

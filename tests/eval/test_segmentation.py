@@ -86,13 +86,12 @@ def _write_pairs(root: Path, n: int = 3):
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
     from ssl_core.models import build_backbone
-    from ssl_core.models.checkpoint import save_checkpoint
+    from ssl_core.models.checkpoint import save_backbone
 
     torch.manual_seed(0)
     model = build_backbone("vit:dim=32,depth=2,heads=2,patch=8", 64)
     path = tmp_path_factory.mktemp("ck") / "m.safetensors"
-    meta = {"arch": model.arch, "backbone_prefix": "backbone.", "normalization": IMAGENET}
-    return save_checkpoint(path, {f"model.backbone.{k}": v for k, v in model.state_dict().items()}, meta)
+    return save_backbone(path, model, {"normalization": IMAGENET})
 
 
 def test_segment_eval_with_baselines(tmp_path, ckpt):

@@ -6,7 +6,7 @@ from safetensors.torch import save_file
 
 from ssl_core.errors import UserError
 from ssl_core.models import build_backbone
-from ssl_core.models.checkpoint import describe_checkpoint, load_model, read_checkpoint, save_checkpoint
+from ssl_core.models.checkpoint import describe_checkpoint, load_model, read_checkpoint, save_backbone, save_checkpoint
 from ssl_core.models.foreign import import_checkpoint
 
 from tests.models.test_vit import timm_layout_state
@@ -16,9 +16,8 @@ ARCH = "vit:dim=64,depth=2,heads=1,patch=8"
 
 def ours(tmp_path, name="m.safetensors"):
     model = build_backbone(ARCH, 32)
-    meta = {"arch": model.arch, "backbone_prefix": "backbone.", "method": "simclr", "step": 7,
-            "metrics": {"knn_k200": 0.5}, "normalization": {"mean": [0.5] * 3, "std": [0.25] * 3}}
-    path = save_checkpoint(tmp_path / name, {f"model.backbone.{k}": v for k, v in model.state_dict().items()}, meta)
+    path = save_backbone(tmp_path / name, model, {"method": "simclr", "step": 7, "metrics": {"knn_k200": 0.5},
+                                                  "normalization": {"mean": [0.5] * 3, "std": [0.25] * 3}})
     return model, path
 
 
@@ -97,3 +96,14 @@ def test_missing_file_and_not_a_vit(tmp_path):
     _, path = ours(tmp_path)
     tensors, meta = read_checkpoint(path)
     assert meta["format"] == "ssl-lab/1"
+
+
+@pytest.mark.parametrize("drop", ["arch", "normalization"])
+def test_our_format_without_arch_or_normalization_is_one_line_error(tmp_path, drop):
+    model, path = ours(tmp_path)
+    tensors, meta = read_checkpoint(path)
+    meta = {k: v for k, v in meta.items() if k not in ("format", drop)}
+    broken = save_checkpoint(tmp_path / "broken.safetensors", tensors, meta)
+    with pytest.raises(UserError, match=f"no valid '{drop}'") as e:
+        load_model(broken)
+    assert "\n" not in str(e.value)
