@@ -350,8 +350,9 @@ for col, (name, m) in zip(columns, maps.items()):
                 selected.update(points)
             elif len(points) == 1:
                 clicked = (name, points[0])
-st.caption("Drag to select a box (the lasso is in the chart's toolbar) and the gallery below fills; click a "
-           "point to see its nearest neighbours. Scroll to zoom, double-click to reset.")
+st.caption("Hover a point to see its picture. Drag to select a box (the lasso is in the chart's toolbar) and "
+           "the gallery below fills; click a point to see its nearest neighbours. Scroll to zoom, double-click "
+           "to reset.")
 
 
 def show_images(indices, captions, width=72):
