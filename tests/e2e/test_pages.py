@@ -28,8 +28,8 @@ def test_navigation_switches_pages(page, server):
     assert_no_exception(page)
     page.get_by_role("link", name="Home").first.click()
     page.wait_for_url(lambda url: not url.endswith("/checkpoints"))
+    page.get_by_role("heading", name="SSL Lab").first.wait_for()
     wait_idle(page)
-    assert page.get_by_role("heading", name="SSL Lab").count() >= 1
 
 
 def test_lesson_link_opens_train_with_its_preset(page, server):
@@ -38,4 +38,6 @@ def test_lesson_link_opens_train_with_its_preset(page, server):
     page.wait_for_url("**/train?preset=*")
     wait_idle(page)
     assert_no_exception(page)
-    assert page.get_by_text("Lesson: Contrastive learning and temperature").count() == 1
+    lesson = page.get_by_text("Lesson: Contrastive learning and temperature")
+    lesson.first.wait_for()
+    assert lesson.count() == 1

@@ -53,7 +53,9 @@ def test_train_watch_stop_and_open_checkpoint(page, server):
     open_page(page, server, "checkpoints")
     assert_no_exception(page)
     page.get_by_text("Parameters").first.wait_for()
-    assert page.get_by_test_id("stMetricValue").filter(has_text="simclr").count() == 1
+    method = page.get_by_test_id("stMetricValue").filter(has_text="simclr")
+    method.first.wait_for()
+    assert method.count() == 1
     page.get_by_role("button", name="Use as current model").click()
     page.get_by_text("This is the current model.").wait_for()
     assert_no_exception(page)
