@@ -44,7 +44,7 @@ LESSONS = [
         text="kNN accuracy asks whether neighbours in feature space share a label; a UMAP map "
         "shows which images the model thinks alike.",
         page="app/pages/map.py",
-        preset="contrastive-shapes",
+        preset="contrastive-digits",
     ),
     dict(
         key="segmentation",
