@@ -23,17 +23,17 @@ st.caption("Click a point on an image: the model compares that patch's features 
            "for segmentation at all (zero-shot).")
 
 # ---- the model ------------------------------------------------------------------------------------
-choices = [str(DEFAULT_CKPT)] if DEFAULT_CKPT.exists() else []
-current = st.session_state.get(state.MODEL)
-if current and current not in choices:
-    choices.append(current)
+current = st.session_state.get(state.MODEL)  # the model chosen on Checkpoints or Train comes first
+choices = ([current] if current else []) + \
+    ([str(DEFAULT_CKPT)] if DEFAULT_CKPT.exists() and str(DEFAULT_CKPT) != current else [])
 if not choices:
     st.info("No model yet: pick one on the Checkpoints page, or train one on the Train page.")
     st.stop()
 ckpt = st.selectbox("Model", choices, format_func=lambda p: ("shipped default: " if p == str(DEFAULT_CKPT) else
                                                             "current model: ") + Path(p).name)
-st.caption("The shipped default was trained with SSL Lab's own CLI on photographs; the current model is "
-           "the one chosen on the Checkpoints page.")
+st.caption("The current model is the one chosen on the Checkpoints or Train page; the shipped default was "
+           "trained with SSL Lab's own CLI on photographs (assets/checkpoints/default.md says how, and how "
+           "well).")
 loaded = None
 with user_errors():
     loaded = models.load(ckpt)

@@ -20,6 +20,15 @@ def test_without_a_model_it_says_where_to_pick_one(monkeypatch, tmp_path):
     assert any("Checkpoints page" in i.value for i in at.info)
 
 
+def test_opens_on_the_shipped_model_and_prefers_the_current_one(model):
+    at = open_page("look", timeout=180)
+    no_exception(at)
+    assert at.selectbox[0].value == "assets/checkpoints/default.safetensors"
+    assert any("Click on the object" in i.value for i in at.info)
+    at = open_page("look", timeout=180, current_model=model)
+    assert at.selectbox[0].value == model and at.selectbox[0].options[1].endswith("default.safetensors")
+
+
 def test_clicks_give_a_mask_and_negative_clicks_change_it(model):
     at = open_page("look", timeout=180, current_model=model)
     no_exception(at)

@@ -97,3 +97,30 @@ def test_draw_select_and_click(page, server, run):
     assert_no_exception(page)
     wait_images(page, 11)
     shot(page, "map-neighbours")
+
+
+def test_compare_two_checkpoints_each_map_hovers(page, server, run):
+    open_page(page, server, "map")
+    number = page.get_by_label("Images")
+    number.fill("120")
+    number.press("Enter")
+    wait_idle(page)
+    page.get_by_text("PCA", exact=True).click()
+    wait_idle(page)
+    page.get_by_text("Compare with a second checkpoint").click()
+    wait_idle(page)
+    page.get_by_role("button", name="Draw the map").click()
+    page.locator(PLOT).nth(1).wait_for(timeout=120_000)
+    wait_idle(page, 120_000)
+    assert_no_exception(page)
+    assert page.get_by_text("kNN top-1 (k=20)").count() == 2
+    for chart in (1, 0):  # the second map, then the first: each has its own hover listener
+        point = page.evaluate(FIRST_POINT.replace("document.querySelector(", "document.querySelectorAll(")
+                              .replace(".js-plotly-plot')", f".js-plotly-plot')[{chart}]"))
+        page.mouse.move(5, 5)
+        page.wait_for_function("() => (document.getElementById('ssl-lab-hover-thumb')?.style.display || 'none')"
+                               " === 'none'")
+        page.mouse.move(point["x"], point["y"])
+        page.wait_for_function("() => document.getElementById('ssl-lab-hover-thumb')?.style.display === 'block'",
+                               timeout=60_000)
+    shot(page, "map-compare")
