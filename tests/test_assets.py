@@ -16,7 +16,7 @@ def test_default_checkpoint_is_small_and_loads_as_a_photo_vit():
     assert CKPT.stat().st_size <= 15e6
     model, meta = load_model(CKPT)
     assert meta["arch"]["name"] == "vit" and meta["arch"]["img_size"] >= 128
-    assert "imagenette" in meta["data"]
+    assert "imagenette" in meta["data"]["spec"]
     assert not [k for k in read_metadata(CKPT) if k in ("optimizer", "trainer")]  # exported: backbone only
     with torch.no_grad():
         out = model(torch.zeros(2, 3, meta["arch"]["img_size"], meta["arch"]["img_size"]))
