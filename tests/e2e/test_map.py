@@ -35,19 +35,27 @@ def run(server):
     return out
 
 
-def test_draw_select_and_click(page, server, run):
+def draw_pca_map(page, server, images: int, compare: bool = False) -> None:
+    """Open Map, ask for a PCA map of `images` shapes images (two side by side with `compare`), draw it."""
     open_page(page, server, "map")
     assert_no_exception(page)
     number = page.get_by_label("Images")
-    number.fill("150")
+    number.fill(str(images))
     number.press("Enter")
     wait_idle(page)
     page.get_by_text("PCA", exact=True).click()
     wait_idle(page)
+    if compare:
+        page.get_by_text("Compare with a second checkpoint").click()
+        wait_idle(page)
     page.get_by_role("button", name="Draw the map").click()
-    page.locator(PLOT).wait_for(timeout=120_000)
+    page.locator(PLOT).nth(1 if compare else 0).wait_for(timeout=120_000)
     wait_idle(page, 120_000)
     assert_no_exception(page)
+
+
+def test_draw_select_and_click(page, server, run):
+    draw_pca_map(page, server, 150)
     page.get_by_text("kNN top-1 (k=20)").first.wait_for()
     assert page.evaluate(f"() => document.querySelector('{PLOT}')._fullData[0].type") == "scattergl"
     shot(page, "map-drawn")
@@ -100,19 +108,7 @@ def test_draw_select_and_click(page, server, run):
 
 
 def test_compare_two_checkpoints_each_map_hovers(page, server, run):
-    open_page(page, server, "map")
-    number = page.get_by_label("Images")
-    number.fill("120")
-    number.press("Enter")
-    wait_idle(page)
-    page.get_by_text("PCA", exact=True).click()
-    wait_idle(page)
-    page.get_by_text("Compare with a second checkpoint").click()
-    wait_idle(page)
-    page.get_by_role("button", name="Draw the map").click()
-    page.locator(PLOT).nth(1).wait_for(timeout=120_000)
-    wait_idle(page, 120_000)
-    assert_no_exception(page)
+    draw_pca_map(page, server, 120, compare=True)
     assert page.get_by_text("kNN top-1 (k=20)").count() == 2
     for chart in (1, 0):  # the second map, then the first: each has its own hover listener
         point = page.evaluate(FIRST_POINT.replace("document.querySelector(", "document.querySelectorAll(")
