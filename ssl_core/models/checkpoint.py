@@ -71,11 +71,12 @@ def read_checkpoint(path) -> tuple[dict[str, torch.Tensor], dict]:
         raise UserError(f"{path.name} is a .safetensors file but not an SSL Lab checkpoint; "
                         "import it with `python -m ssl_core import --from timm PATH --out CKPT`")
     norm = meta.get("normalization")
-    if not isinstance(meta.get("arch"), dict) or not (isinstance(norm, dict) and len(norm.get("mean") or ()) == 3
-                                                      and len(norm.get("std") or ()) == 3):
-        missing = "arch" if not isinstance(meta.get("arch"), dict) else "normalization"
-        raise UserError(f"{path.name} says it is an SSL Lab checkpoint but its metadata has no valid {missing!r}; "
-                        "write checkpoints with the trainer or `python -m ssl_core export`")
+    valid = {"arch": isinstance(meta.get("arch"), dict),
+             "normalization": isinstance(norm, dict) and all(len(norm.get(k) or ()) == 3 for k in ("mean", "std"))}
+    for key, ok in valid.items():
+        if not ok:
+            raise UserError(f"{path.name} says it is an SSL Lab checkpoint but its metadata has no valid {key!r}; "
+                            "write checkpoints with the trainer or `python -m ssl_core export`")
     return load_file(str(path)), meta
 
 
