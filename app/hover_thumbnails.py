@@ -51,6 +51,18 @@ export default function ({ data, setTriggerValue }) {
       display: "block"});
     tip.dataset.point = String(h.i);
   };
+  // Ask Python for a sheet. A request can be lost when it lands during another rerun, so ask again
+  // every 2 s while the pointer still rests on a point of that sheet and the sheet has not come.
+  const want = (gd, sheet) => {
+    const st = gd.__sslHover;
+    if (sheets.has(`${st.data.token}/${sheet}`) || performance.now() - (st.asked.get(sheet) ?? -1e9) < 2000) return;
+    st.asked.set(sheet, performance.now());
+    st.ask("sheet", sheet);
+    setTimeout(() => {
+      const h = gd.__sslHover.hover;
+      if (h && Math.floor(h.i / gd.__sslHover.data.per_sheet) === sheet) want(gd, sheet);
+    }, 2050);
+  };
   const attach = (gd) => {
     gd.__sslHover = {data, hover: (gd.__sslHover || {}).hover || null, asked: (gd.__sslHover || {}).asked || new Map(),
                      ask: setTriggerValue};
@@ -63,13 +75,7 @@ export default function ({ data, setTriggerValue }) {
       const i = Number(Array.isArray(p.customdata) ? p.customdata[0] : p.customdata);
       const e = ev.event || {};
       st.hover = {i, x: e.clientX || 0, y: e.clientY || 0};
-      const sheet = Math.floor(i / d.per_sheet);
-      const asked = st.asked.get(sheet) || 0;
-      // Ask again after 3 s: a request that crossed another one can be dropped by the rerun it interrupts.
-      if (!sheets.has(`${d.token}/${sheet}`) && performance.now() - asked > 3000) {
-        st.asked.set(sheet, performance.now());
-        st.ask("sheet", sheet);
-      }
+      want(gd, Math.floor(i / d.per_sheet));
       draw(gd);
     });
     gd.on("plotly_unhover", () => { gd.__sslHover.hover = null; tip.style.display = "none"; });

@@ -1,4 +1,5 @@
-"""Cached access to checkpoints, shared by every page that needs the current model.
+"""Cached access to checkpoints, shared by every page that needs the current model, and the list of
+checkpoints a page can offer (every run's, and the ones shipped in assets/checkpoints).
 
 Keyed by path and modification time, so an overwritten file is read again.
 """
@@ -8,7 +9,11 @@ from pathlib import Path
 import streamlit as st
 
 
-def _stamp(path) -> float:
+SHIPPED = Path("assets/checkpoints")  # relative to the repository root, where `streamlit run` starts
+
+
+def stamp(path) -> float:
+    """The file's modification time (0 when it is missing): part of every cache key."""
     try:
         return Path(path).stat().st_mtime
     except OSError:
@@ -31,9 +36,20 @@ def _load(path: str, stamp: float):
 
 def describe(path) -> dict:
     """describe_checkpoint(path), cached. Raises UserError for a bad file."""
-    return _describe(str(path), _stamp(path))
+    return _describe(str(path), stamp(path))
 
 
 def load(path):
     """(backbone in eval mode, metadata), cached: at most two models are held in memory."""
-    return _load(str(path), _stamp(path))
+    return _load(str(path), stamp(path))
+
+
+def run_checkpoints() -> dict[str, list[Path]]:
+    """{run name: its checkpoints, oldest first} for every run with one, then "shipped with SSL Lab"."""
+    from app import state
+    from ssl_core.train import runs
+
+    root = state.runs_root()
+    found = {r.name: runs.checkpoints(r.path) for r in (runs.list_runs(root) if root.exists() else [])}
+    found["shipped with SSL Lab"] = sorted(SHIPPED.glob("*.safetensors"))
+    return {k: v for k, v in found.items() if v}

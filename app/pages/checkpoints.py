@@ -26,14 +26,7 @@ def save_upload(upload, folder: str) -> Path:
 
 path = None
 if source == SOURCES[0]:
-    from ssl_core.train import runs
-
-    root = state.runs_root()
-    found = {r.name: runs.checkpoints(r.path) for r in (runs.list_runs(root) if root.exists() else [])}
-    shipped = sorted(Path("assets/checkpoints").glob("*.safetensors"))
-    if shipped:
-        found["shipped with SSL Lab"] = shipped
-    found = {k: v for k, v in found.items() if v}
+    found = models.run_checkpoints()
     if not found:
         st.info("No run has saved a checkpoint yet: train one on the Train page.")
     else:

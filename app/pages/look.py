@@ -14,7 +14,7 @@ from app import models, overlays, state
 from app.ui import user_errors
 from ssl_core.analysis import similarity as sim
 
-DEFAULT_CKPT = Path("assets/checkpoints/default.safetensors")
+DEFAULT_CKPT = models.SHIPPED / "default.safetensors"
 NAME = "look"
 
 st.title("Look")
@@ -42,7 +42,7 @@ if loaded is None:
 model, meta = loaded
 arch = meta["arch"]
 is_vit = arch.get("name") == "vit"
-stamp = models._stamp(ckpt)
+stamp = models.stamp(ckpt)
 norm = meta.get("normalization")
 
 

@@ -61,26 +61,6 @@ def remember(key, make, keep: int = 12):
     return value
 
 
-def _stamp(path) -> float:
-    try:
-        return Path(path).stat().st_mtime
-    except OSError:
-        return 0.0
-
-
-# ---- choosing checkpoints ----------------------------------------------------------------------
-
-def run_checkpoints() -> dict[str, list[Path]]:
-    from ssl_core.train import runs
-
-    root = state.runs_root()
-    found = {r.name: runs.checkpoints(r.path) for r in (runs.list_runs(root) if root.exists() else [])}
-    shipped = sorted(Path("assets/checkpoints").glob("*.safetensors"))
-    if shipped:
-        found["shipped with SSL Lab"] = shipped
-    return {k: v for k, v in found.items() if v}
-
-
 def pick_checkpoint(slot: str, container, second: bool = False) -> str | None:
     """Widgets that choose one checkpoint; returns its path or None."""
     current = st.session_state.get(state.MODEL)
@@ -91,7 +71,7 @@ def pick_checkpoint(slot: str, container, second: bool = False) -> str | None:
         container.caption(f"`{Path(current).name}`, chosen on Checkpoints or Train.")
         return current
     if source == "A training run":
-        found = run_checkpoints()
+        found = models.run_checkpoints()
         if not found:
             container.info("No run has saved a checkpoint yet: train one on the Train page.")
             return None
@@ -182,7 +162,7 @@ if drawn != request:
 def features(ckpt: str, r: dict) -> dict:
     from ssl_core.analysis import embedding as emb
 
-    key = ("features", ckpt, _stamp(ckpt), r["spec"], r["split"], r["limit"], r["layer"], r["pool"])
+    key = ("features", ckpt, models.stamp(ckpt), r["spec"], r["split"], r["limit"], r["layer"], r["pool"])
 
     def make():
         bar = st.progress(0.0, text=f"Features of {r['spec']} through {Path(ckpt).name}...")
@@ -207,7 +187,7 @@ def images(ckpt: str, r: dict):
 def projection(ckpt: str, r: dict, feats) -> np.ndarray:
     from ssl_core.analysis import embedding as emb
 
-    key = ("map", ckpt, _stamp(ckpt), r["spec"], r["split"], r["limit"], r["layer"], r["pool"], r["method"],
+    key = ("map", ckpt, models.stamp(ckpt), r["spec"], r["split"], r["limit"], r["layer"], r["pool"], r["method"],
            r["options"])
     with st.spinner(f"{r['method'].upper()} of {len(feats)} points..."):
         return remember(key, lambda: emb.project(feats, r["method"], seed=0, **dict(r["options"])))
@@ -216,7 +196,7 @@ def projection(ckpt: str, r: dict, feats) -> np.ndarray:
 def extras(ckpt: str, r: dict, feats, labels, kind: str, k: int = 10):
     from ssl_core.analysis import embedding as emb
 
-    key = (kind, k, ckpt, _stamp(ckpt), r["spec"], r["split"], r["limit"], r["layer"], r["pool"])
+    key = (kind, k, ckpt, models.stamp(ckpt), r["spec"], r["split"], r["limit"], r["layer"], r["pool"])
     if kind == "clusters":
         return remember(key, lambda: emb.kmeans(feats, k))
     return remember(key, lambda: emb.knn_correct(feats, labels))

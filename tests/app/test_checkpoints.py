@@ -72,7 +72,14 @@ def test_run_checkpoints_are_listed(tmp_path):
     assert {m.label: m.value for m in at.metric}["Step"] == "10"
 
 
-def test_no_runs_says_so():
+def test_without_runs_it_offers_the_shipped_model():
+    at = open_page("checkpoints")
+    no_exception(at)
+    assert at.selectbox[0].value == "shipped with SSL Lab" and at.selectbox[1].value.name == "default.safetensors"
+
+
+def test_with_nothing_at_all_it_says_so(monkeypatch, tmp_path):
+    monkeypatch.setattr("app.models.SHIPPED", tmp_path)
     at = open_page("checkpoints")
     no_exception(at)
     assert "No run has saved a checkpoint yet" in at.info[0].value

@@ -58,10 +58,18 @@ def metric(at, label):
     return [m.value for m in at.metric if m.label == label]
 
 
-def test_without_a_model_it_says_what_to_do():
+def test_without_a_model_it_says_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.setattr("app.models.SHIPPED", tmp_path)  # no shipped checkpoint either
     at = open_page("map")
     no_exception(at)
     assert any("Choose a model" in i.value for i in at.info)
+
+
+def test_without_runs_it_offers_the_shipped_model():
+    at = open_page("map")
+    no_exception(at)
+    assert at.selectbox(key="a_run").value == "shipped with SSL Lab"
+    assert at.selectbox(key="a_ckpt").value.name == "default.safetensors"
 
 
 def test_draw_colour_and_export(trained):
