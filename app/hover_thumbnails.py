@@ -109,8 +109,7 @@ def hover_thumbnails(chart_key: str, token: str, sheet) -> None:
     `ssl_core.analysis.thumbnails.contact_sheet(images, k * PER_SHEET, PER_SHEET, SIZE, COLS)` does.
     """
     key = _sheet_key(chart_key)
-    asked = st.session_state.get(key) or {}
-    k = asked.get("sheet") if hasattr(asked, "get") else getattr(asked, "sheet", None)
+    k = (st.session_state.get(key) or {}).get("sheet")  # the trigger's value, only in the rerun it caused
     picture = None if k is None else "data:image/jpeg;base64," + base64.b64encode(sheet(int(k))).decode()
     _component(key=key, data={"chart": chart_key, "token": token, "sheet": k, "picture": picture,
                               "per_sheet": PER_SHEET, "cols": COLS, "shown": SHOWN},

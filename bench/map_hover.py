@@ -81,11 +81,7 @@ def main() -> None:
             page.get_by_text("PCA", exact=True).click()
             wait_idle(page)
             page.get_by_role("button", name="Draw the map").click()
-            try:
-                page.locator(PLOT).wait_for()
-            except Exception:
-                page.screenshot(path="/tmp/hover-fail.png", full_page=True)
-                raise
+            page.locator(PLOT).wait_for()
             wait_idle(page)
             page.locator(PLOT).scroll_into_view_if_needed()
             points = page.evaluate(POINTS, args.hovers)

@@ -12,8 +12,8 @@ TINY = ["--backbone", "vit:dim=32,depth=1,heads=2,patch=8", "--batch-size", "32"
         "--set", "knn_every=0", "--set", "log_every=2"]
 
 PLOT = '[data-testid="stPlotlyChart"] .js-plotly-plot'
-FIRST_POINT = """() => {
-  const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
+FIRST_POINT = """(chart) => {  // screen position of the first point of the chart-th map
+  const gd = document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')[chart];
   const box = gd.getBoundingClientRect(), xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
   const t = gd._fullData[0];
   return {x: box.left + xa._offset + xa.l2p(t.x[0]), y: box.top + ya._offset + ya.l2p(t.y[0])};
@@ -61,7 +61,7 @@ def test_draw_select_and_click(page, server, run):
     shot(page, "map-drawn")
 
     # Hover: the point's own thumbnail floats beside the pointer, from the one contact sheet that holds it.
-    point = page.evaluate(FIRST_POINT)
+    point = page.evaluate(FIRST_POINT, 0)
     index = page.evaluate(f"() => document.querySelector('{PLOT}')._fullData[0].customdata[0]")
     page.mouse.move(5, 5)
     page.mouse.move(point["x"], point["y"])  # one jump: no other point hovered on the way
@@ -94,7 +94,7 @@ def test_draw_select_and_click(page, server, run):
     page.mouse.dblclick(area["x"] + 2, area["y"] + 2)  # clear the box selection first
     page.get_by_text("Selection:").first.wait_for(state="detached", timeout=60_000)
     wait_idle(page, 60_000)
-    point = page.evaluate(FIRST_POINT)
+    point = page.evaluate(FIRST_POINT, 0)
     page.mouse.move(point["x"], point["y"])
     page.mouse.click(point["x"], point["y"])
     try:
@@ -111,8 +111,7 @@ def test_compare_two_checkpoints_each_map_hovers(page, server, run):
     draw_pca_map(page, server, 120, compare=True)
     assert page.get_by_text("kNN top-1 (k=20)").count() == 2
     for chart in (1, 0):  # the second map, then the first: each has its own hover listener
-        point = page.evaluate(FIRST_POINT.replace("document.querySelector(", "document.querySelectorAll(")
-                              .replace(".js-plotly-plot')", f".js-plotly-plot')[{chart}]"))
+        point = page.evaluate(FIRST_POINT, chart)
         page.mouse.move(5, 5)
         page.wait_for_function("() => (document.getElementById('ssl-lab-hover-thumb')?.style.display || 'none')"
                                " === 'none'")
