@@ -43,7 +43,8 @@ def test_train_watch_stop_and_open_checkpoint(page, server):
     page.wait_for_function(f"({LOSS_POINTS})() > {seen}", timeout=60_000)
     shot(page, "train-running")
 
-    page.get_by_role("button", name="Stop").click()
+    # Scoped to the page body: while a script runs, Streamlit's header shows its own "Stop" button too.
+    page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop").click()
     page.get_by_text("· stopped").wait_for(timeout=60_000)
     wait_idle(page)
     assert_no_exception(page)
