@@ -1,6 +1,6 @@
 """An image you can click patch by patch, with Streamlit's native Plotly selection.
 
-`st.plotly_chart(on_select=...)` returns no selection for imshow images (DESIGN.md section 4), so the
+`st.plotly_chart(on_select=...)` returns no selection for imshow images (Streamlit 1.4x), so the
 picture is a layout image behind one transparent square marker per patch centre; a click selects the
 marker of the patch under the pointer. The click is consumed in the selection callback and the chart
 gets a fresh key, so clicking the same patch twice counts twice.

@@ -66,9 +66,9 @@ def config_form(config, key: str):
     from ssl_core.methods import METHODS, method_params
     from ssl_core.train.config import field_docs
 
-    docs = field_docs()
+    docs = field_docs(METHODS[config.method].kind if config.method in METHODS else None)
     values = {}
-    fields = [f for f in dataclasses.fields(config) if f.name not in ("method", "method_args")]
+    fields = [f for f in dataclasses.fields(config) if f.name in docs and f.name not in ("method", "method_args")]
     cols = st.columns(3)
     for i, f in enumerate(fields):
         with cols[i % 3]:

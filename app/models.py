@@ -8,6 +8,9 @@ from pathlib import Path
 
 import streamlit as st
 
+from app import state
+from ssl_core import runs
+from ssl_core.models.checkpoint import describe_checkpoint, load_model
 
 SHIPPED = Path("assets/checkpoints")  # relative to the repository root, where `streamlit run` starts
 
@@ -22,15 +25,11 @@ def stamp(path) -> float:
 
 @st.cache_data(max_entries=32, show_spinner="Reading the checkpoint...")
 def _describe(path: str, stamp: float) -> dict:
-    from ssl_core.models.checkpoint import describe_checkpoint
-
     return describe_checkpoint(path)
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the model...")
 def _load(path: str, stamp: float):
-    from ssl_core.models.checkpoint import load_model
-
     return load_model(path)
 
 
@@ -46,10 +45,8 @@ def load(path):
 
 def run_checkpoints() -> dict[str, list[Path]]:
     """{run name: its checkpoints, oldest first} for every run with one, then "shipped with SSL Lab"."""
-    from app import state
-    from ssl_core.train import runs
-
     root = state.runs_root()
-    found = {r.name: runs.checkpoints(r.path) for r in (runs.list_runs(root) if root.exists() else [])}
+    found = {r.name: runs.checkpoints(r.path) for r in (runs.list_runs(root) if root.exists() else [])
+             if r.kind in ("ssl", "classifier")}
     found["shipped with SSL Lab"] = sorted(SHIPPED.glob("*.safetensors"))
     return {k: v for k, v in found.items() if v}

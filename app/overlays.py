@@ -107,3 +107,17 @@ def npy_bytes(values: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.save(buf, np.asarray(values, dtype=np.float32))
     return buf.getvalue()
+
+
+def colour_bar(cmap: str, lo: float, hi: float, width: int = 240, height: int = 14) -> np.ndarray:
+    """A horizontal colour scale from lo (left) to hi (right), with its two ends written under it."""
+    from PIL import Image, ImageDraw
+
+    bar = colorize(np.tile(np.linspace(lo, hi, width, dtype=np.float32), (height, 1)), cmap, lo, hi)
+    img = Image.new("RGB", (width, height + 14), (255, 255, 255))
+    img.paste(Image.fromarray(bar), (0, 0))
+    d = ImageDraw.Draw(img)
+    d.text((0, height + 1), f"{lo:.2g}", fill=(0, 0, 0))
+    text = f"{hi:.2g}"
+    d.text((width - 6 * len(text), height + 1), text, fill=(0, 0, 0))
+    return np.asarray(img)

@@ -47,10 +47,10 @@ def features(checkpoint: str | None, n: int):
     import torch
 
     if checkpoint:
-        from ssl_core.analysis.embedding import dataset_embedding
+        from ssl_core.features import dataset_features
 
-        d = dataset_embedding(checkpoint, CIFAR, "test", n)
-        return d["features"].numpy(), f"{len(d['features'])} CIFAR-10 test features ({d['features'].shape[1]}-d) " \
+        f = dataset_features(checkpoint, CIFAR, "test", n).pooled("cls")
+        return f.numpy(), f"{len(f)} CIFAR-10 test features ({f.shape[1]}-d) " \
                                       f"through {checkpoint}"
     x = torch.randn(n, 192, generator=torch.Generator().manual_seed(0)).numpy()
     return x.astype(np.float32), f"{n} random 192-d points (no checkpoint given)"

@@ -38,7 +38,7 @@ SHOWN = """() => { const t = document.getElementById('ssl-lab-hover-thumb');
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
-    from app.hover_thumbnails import COLS, PER_SHEET, SIZE
+    from app.chart_events import COLS, PER_SHEET, SIZE
     from ssl_core.analysis.thumbnails import contact_sheet
     from ssl_core.data import load_data
 

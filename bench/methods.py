@@ -26,7 +26,7 @@ CIFAR = ROOT.parent / "shared" / "data" / "cifar10"
 
 # The same settings for every method (batch, learning rate, backbone), except the heads that would not
 # fit a CPU at their paper size.
-COMMON = ["--set", "warmup=0.05", "--set", "log_every=5", "--set", "knn_every=0",
+COMMON = ["--set", "warmup=0.05", "--set", "log_every=5", "--set", "eval_every=0",
           "--set", "ckpt_every=1000000"]
 EXTRA = {
     "dino": ["--set", "out_dim=1024", "--set", "n_local=4", "--set", "momentum=0.99"],

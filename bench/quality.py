@@ -1,5 +1,5 @@
 """Quality at a fixed budget: SimCLR and DINO on CIFAR-10 for N minutes each, then kNN top-1 on the test
-split beside the raw-pixel and random-init baselines (DESIGN.md section 5's protocol: k=200, T=0.1,
+split beside the raw-pixel and random-init baselines (the protocol of lightly's benchmarks: k=200, T=0.1,
 cosine; a bank of 1,000 train images a class; all 10,000 test images).
 
     python bench/quality.py                          # 10 minutes per method, the shipped presets
@@ -49,7 +49,7 @@ def main():
     for method in args.methods:
         run_dir = Path(args.out) / f"quality-{method}-{args.backbone}-{int(time.time())}"
         train = run(py + ["train", "--method", method, "--data", str(CIFAR), "--out", str(run_dir),
-                          "--backbone", args.backbone, "--minutes", str(args.minutes), "--set", "knn_every=0",
+                          "--backbone", args.backbone, "--minutes", str(args.minutes), "--set", "eval_every=0",
                           "--set", "ckpt_every=100000", "--json", *SETTINGS.get(method, [])])
         metrics = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
         speed = [m["images_per_s"] for m in metrics if "images_per_s" in m][1:]

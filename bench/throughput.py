@@ -5,7 +5,7 @@
 
 Three loops are timed on the same batches of 32 px shapes (decoded once, uint8):
 - engine: `Trainer.train_step` (schedule, augmentation, NaN guard, clipping, EMA hook, metrics bookkeeping);
-- bare:   the same method's `training_step`, `backward` and `AdamW.step` in a plain for loop;
+- bare:   the same method's forward (`method(batch, generator)`), `backward` and `AdamW.step` in a plain loop;
 - model:  the backbone alone, forward and backward of one pre-made float view (no augmentation).
 Images/s counts source images; a two-view method processes two views per image.
 """
@@ -39,7 +39,7 @@ def timed(fn, steps: int, warmup: int, batch: int) -> float:
 def bench(method: str, backbone: str, dtype: str, batch: int, steps: int, warmup: int) -> dict:
     bf16 = dtype == "bf16"
     cfg = TrainConfig(method=method, backbone=backbone, data="shapes:n=2048", batch_size=batch, steps=10_000,
-                      dtype=dtype, knn_every=0)
+                      dtype=dtype, eval_every=0)
     trainer = Trainer(cfg, "/tmp/ssl-lab-bench-run", log=lambda *_: None)
     trainer.setup(resume=False)
     engine = timed(trainer.train_step, steps, warmup, batch)
@@ -55,7 +55,7 @@ def bench(method: str, backbone: str, dtype: str, batch: int, steps: int, warmup
         i = state["i"] = (state["i"] + 1) % (len(data) // batch)
         g = torch.Generator(device=device).manual_seed(i)
         with autocast(device, bf16):
-            loss, _, _ = m.training_step(data[i * batch:(i + 1) * batch].to(device), g)
+            loss = m({"images": data[i * batch:(i + 1) * batch].to(device)}, g).loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -1,18 +1,27 @@
 """python -m ssl_core <command>: the engine from the command line; every page of the app can be reproduced here.
 
-Bad input ends with one line on stderr ("error: ...") and exit status 2; never a traceback
-(set SSL_LAB_DEBUG=1 to see one).
+Each command is one function that reads like the recipe it runs; the engine does the work. Each imports
+the engine modules it needs when it runs, so `--help` answers at once (torch takes seconds to import).
+Bad input ends with one line on stderr ("error: ...") and exit status 2; never a traceback (set
+SSL_LAB_DEBUG=1 to see one). Long commands print progress on stderr.
 """
 
 import argparse
 import json
 import os
 import sys
+import time
+from dataclasses import fields
 from pathlib import Path
 
 from ssl_core.errors import UserError
+from ssl_core.files import atomic_write
 
 DATA_HELP = "a built-in dataset (shapes, digits, photos; options as shapes:n=2000) or a folder of images"
+DTYPE_HELP = "precision of the forward pass: fp32 (exact), bf16, or auto (bf16 where the hardware runs it fast)"
+DEVICE_HELP = "auto (CUDA, then Apple MPS, then the CPU), cpu, cuda or mps"
+JSON_HELP = "print one JSON object on stdout (progress goes to stderr)"
+CHECKPOINT_HELP = "an SSL Lab checkpoint (.safetensors), or a DINO / timm ViT file (.pth, .safetensors)"
 
 
 def _out(args, obj: dict, text: str) -> None:
@@ -25,6 +34,18 @@ def _log(args):
     return lambda msg: print(msg, file=stream, flush=True)
 
 
+def _progress(what: str):
+    """A progress callback (fraction done) that prints a line to stderr every 10% and at the end."""
+    state = {"last": -1, "start": time.perf_counter()}
+
+    def report(fraction: float) -> None:
+        tenth = int(fraction * 10)
+        if tenth > state["last"]:
+            state["last"] = tenth
+            print(f"{what}: {fraction:.0%} ({time.perf_counter() - state['start']:.0f} s)", file=sys.stderr, flush=True)
+    return report
+
+
 def _parse_value(text: str):
     try:
         return json.loads(text)
@@ -32,21 +53,30 @@ def _parse_value(text: str):
         return text
 
 
-# ---- commands ---------------------------------------------------------------------------------
+def _write_text(path, text: str) -> Path:
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"--out {path} is a folder: give a file name inside it")
+    return atomic_write(path, text)
+
+
+# ---- train ------------------------------------------------------------------------------------
 
 def cmd_train(args) -> int:
-    from dataclasses import fields
-
     from ssl_core.train.config import TrainConfig
     from ssl_core.train.presets import PRESETS
     from ssl_core.train.trainer import train
 
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file: a run is a folder; give a new folder name")
     if args.resume:
         if not (out / "config.json").exists():
             raise UserError(f"nothing to resume in {out}: it holds no config.json")
         cfg = TrainConfig.from_json((out / "config.json").read_text())
     elif args.config:
+        if not Path(args.config).is_file():
+            raise UserError(f"no config file at {args.config}: give the path of a config.json")
         cfg = TrainConfig.from_json(Path(args.config).read_text())
     elif args.preset:
         if args.preset not in PRESETS:
@@ -67,14 +97,21 @@ def cmd_train(args) -> int:
         key, sep, value = item.partition("=")
         if not sep:
             raise UserError(f"--set takes KEY=VALUE, got {item!r}")
+        key = {"knn_every": "eval_every"}.get(key, key)
         if key in names and key != "method_args":
             setattr(cfg, key, _parse_value(value))
         else:
             cfg.method_args[key] = _parse_value(value)
     if not args.resume and (out / "config.json").exists() and any(out.glob("checkpoints/*.safetensors")):
         raise UserError(f"{out} already holds a run: use --resume to continue it, or choose another --out")
-    result = train(cfg, out, resume=args.resume, queue=args.queue, max_concurrent=args.max_concurrent,
-                   log=_log(args))
+    if not args.resume and not (out / "config.json").exists() and int(os.environ.get("RANK", 0)) == 0:
+        from ssl_core import runs
+        from ssl_core.methods import get_method
+
+        runs.create(out, get_method(cfg.method).kind, cfg, args.owner)
+    result = train(cfg, out, resume=args.resume, queue=args.queue, max_concurrent=args.max_concurrent, log=_log(args))
+    if int(os.environ.get("RANK", 0)):
+        return 0
     m = result.get("metrics", {})
     knn = f"; kNN top-1 {m['knn_k200']:.3f} (raw pixels {m['knn_pixels_k200']:.3f}, random init " \
           f"{m['knn_random_k200']:.3f})" if "knn_k200" in m else ""
@@ -82,11 +119,70 @@ def cmd_train(args) -> int:
     return 0
 
 
-def cmd_eval(args) -> int:
-    from ssl_core.eval.report import evaluate
+# ---- features and evaluation ------------------------------------------------------------------
 
-    r = evaluate(args.checkpoint, args.data, args.train, args.test, probe=args.probe, limit=args.limit,
-                 device=args.device)
+def cmd_features(args) -> int:
+    from ssl_core.features import TOKENS, dataset_features, save_features
+
+    tokens = [t.strip() for t in args.tokens.split(",") if t.strip()]
+    bad = [t for t in tokens if t not in TOKENS]
+    if bad or not tokens:
+        raise UserError(f"--tokens takes a comma list of {', '.join(TOKENS)} (got {args.tokens!r})")
+    out = Path(args.out)
+    if out.is_dir():
+        raise UserError(f"--out {out} is a folder: give a file name such as {out / 'features.safetensors'}")
+    f = dataset_features(args.checkpoint, args.data, args.split, args.limit, args.layer, tokens, args.dtype,
+                         args.device, progress=_progress("features"))
+    save_features(out, f)
+    shapes = {t: list(v.shape) for t, v in f.tensors.items()}
+    _out(args, {"out": str(out), "images": len(f), "skipped": f.source.get("skipped", 0), "tokens": shapes,
+                "dtype": f.source.get("dtype")},
+         f"wrote {out}: {len(f)} images ({f.source.get('skipped', 0)} unreadable skipped), "
+         + ", ".join(f"{t} {tuple(s)}" for t, s in shapes.items()) + f", {f.source.get('dtype')}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from ssl_core.eval.baselines import pixel_features
+    from ssl_core.eval.knn import knn_accuracy
+    from ssl_core.eval.linear import linear_probe
+    from ssl_core.features import dataset_features
+    from ssl_core.models.checkpoint import read_backbone
+
+    if args.train and args.test:
+        (tr_data, tr_split), (te_data, te_split) = (args.train, "train"), (args.test, "test")
+    elif args.data:
+        (tr_data, tr_split), (te_data, te_split) = (args.data, "train"), (args.data, "test")
+    else:
+        raise UserError("give --data DATA, or both --train DATA and --test DATA")
+    pool = read_backbone(args.checkpoint)[1].get("pool", "cls")
+
+    def feats(data, split, limit, twin):
+        what = f"{'random-init ' if twin else ''}features of {data} ({split})"
+        return dataset_features(args.checkpoint, data, split, limit, -1, (pool,), args.dtype, args.device,
+                                random_init_twin=twin, progress=_progress(what))
+
+    model = (feats(tr_data, tr_split, args.limit, False), feats(te_data, te_split, None, False))
+    twin = (feats(tr_data, tr_split, args.limit, True), feats(te_data, te_split, None, True))
+    if not (model[0].labelled and model[1].labelled):
+        raise UserError("evaluation needs labels: give a built-in labelled dataset or a folder of class subfolders")
+    from ssl_core.data import load_data  # the raw pixels, at the model's resolution (decoded once, cached)
+
+    size = model[0].source["size"]
+    pixels = [pixel_features(load_data(d, s, size, lim).images) for d, s, lim in
+              ((tr_data, tr_split, args.limit), (te_data, te_split, None))]
+    y_train, y_test = model[0].labels, model[1].labels
+
+    def score(f_train, f_test):
+        if args.probe == "knn":
+            acc = knn_accuracy(f_train, y_train, f_test, y_test, (20, 200))
+            return {"k20": acc[20], "k200": acc[200]}
+        return linear_probe(f_train, y_train, f_test, y_test)
+
+    r = {"probe": args.probe, "checkpoint": str(args.checkpoint), "n_train": len(y_train), "n_test": len(y_test),
+         "pool": pool, "dtype": model[0].source.get("dtype"),
+         "model": score(model[0].pooled(pool), model[1].pooled(pool)),
+         "pixels": score(*pixels), "random_init": score(twin[0].pooled(pool), twin[1].pooled(pool))}
     if args.probe == "knn":
         rows = [f"{name:12s} k=20 {r[name]['k20']:.4f}  k=200 {r[name]['k200']:.4f}"
                 for name in ("model", "pixels", "random_init")]
@@ -96,34 +192,10 @@ def cmd_eval(args) -> int:
     return 0
 
 
-def cmd_features(args) -> int:
-    from safetensors.torch import save_file
-
-    from ssl_core.analysis.features import extract
-    from ssl_core.data import load_data
-    from ssl_core.devices import pick_device, use_bf16
-    from ssl_core.models.checkpoint import load_model
-
-    dev = pick_device(args.device)
-    model, meta = load_model(args.checkpoint, dev)
-    data = load_data(args.data, args.split, meta["arch"]["img_size"], args.limit)
-    cls, patches = extract(model, data.images, meta["normalization"], patches=True, layer=args.layer, device=dev,
-                           bf16=use_bf16("auto", dev))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    save_file({"cls": cls.contiguous(), "patches": patches.contiguous(), "labels": data.labels.contiguous()},
-              str(tmp), metadata={"names": json.dumps(data.names), "class_names": json.dumps(data.class_names),
-                                  "checkpoint": str(args.checkpoint), "data": args.data, "layer": str(args.layer)})
-    os.replace(tmp, out)
-    _out(args, {"out": str(out), "cls": list(cls.shape), "patches": list(patches.shape), "skipped": data.skipped},
-         f"wrote {out}: cls {tuple(cls.shape)}, patches {tuple(patches.shape)}")
-    return 0
-
+# ---- checkpoints ------------------------------------------------------------------------------
 
 def cmd_import(args) -> int:
-    from ssl_core.models.checkpoint import describe_checkpoint
-    from ssl_core.models.foreign import import_checkpoint
+    from ssl_core.models.checkpoint import describe_checkpoint, import_checkpoint
 
     out = import_checkpoint(args.path, args.kind, args.out)
     info = describe_checkpoint(out)
@@ -136,6 +208,8 @@ def cmd_import(args) -> int:
 def cmd_export(args) -> int:
     from ssl_core.models.checkpoint import export_checkpoint
 
+    if Path(args.out).is_dir():
+        raise UserError(f"--out {args.out} is a folder: give a file name such as model.safetensors")
     out = export_checkpoint(args.checkpoint, args.out)
     _out(args, {"out": str(out), "size_mb": round(out.stat().st_size / 1e6, 2)},
          f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): the evaluated backbone only")
@@ -146,7 +220,7 @@ def cmd_info(args) -> int:
     from ssl_core.models.checkpoint import describe_checkpoint
 
     info = describe_checkpoint(args.checkpoint)
-    lines = [f"{k}: {json.dumps(v) if isinstance(v, (dict, list)) else v}" for k, v in info.items()]
+    lines = [f"{k}: {json.dumps(v) if isinstance(v, dict | list) else v}" for k, v in info.items()]
     _out(args, info, "\n".join(lines))
     return 0
 
@@ -154,63 +228,92 @@ def cmd_info(args) -> int:
 def cmd_methods(args) -> int:
     from ssl_core.methods import METHODS, method_params
 
-    table = {name: {"description": cls.description, "paper": cls.paper,
+    table = {name: {"kind": cls.kind, "description": cls.description, "paper": cls.paper,
                     "params": {p: d for p, d, _ in method_params(name)}} for name, cls in METHODS.items()}
-    _out(args, table, "\n".join(f"{n:8s} {m['description']}\n         {m['paper']}" for n, m in table.items()))
+    _out(args, table, "\n".join(f"{n:10s} {m['description']}\n           {m['paper']}" for n, m in table.items()))
     return 0
 
 
+# ---- maps and segmentation --------------------------------------------------------------------
+
 def cmd_embed(args) -> int:
     from ssl_core.analysis import embedding as emb
+    from ssl_core.features import dataset_features
 
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, not {args.limit}")
     log = _log(args)
-    d = emb.dataset_embedding(args.checkpoint, args.data, args.split, args.limit, args.layer, args.embedding,
-                              args.device)
-    feats, labels = d["features"], d["labels"]
-    log(f"{args.method} of {tuple(feats.shape)} features ...")
+    f = dataset_features(args.checkpoint, args.data, args.split, args.limit, args.layer, (args.embedding,), args.dtype,
+                         args.device, progress=_progress("features"))
+    feats, labels = f.pooled(args.embedding), f.labels
+    log(f"{args.method} of {len(f)} images ({args.split} split of {args.data}) ...")
     coords = emb.project(feats, args.method, seed=args.seed)
     clusters = emb.kmeans(feats, args.clusters, seed=args.seed) if args.clusters else None
-    labelled = bool((labels >= 0).any())
-    correct = emb.knn_correct(feats, labels) if labelled else None
-    rows = emb.coordinates_table(coords, d["names"], labels, d["class_names"], clusters, correct)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(emb.to_csv(rows))
-    os.replace(tmp, out)
-    acc = float(correct[labels.numpy() >= 0].mean()) if labelled else None
+    correct = emb.knn_correct(feats, labels) if f.labelled else None
+    rows = emb.coordinates_table(coords, f.names, labels, f.class_names, clusters, correct)
+    out = _write_text(args.out, emb.to_csv(rows))
+    acc = float(correct[labels.numpy() >= 0].mean()) if f.labelled else None
     summary = {"out": str(out), "points": len(rows), "method": args.method, "embedding": args.embedding,
-               "layer": args.layer, "columns": list(rows[0]) if rows else [], "knn_loo_k20": acc}
+               "layer": args.layer, "split": args.split, "columns": list(rows[0]) if rows else [],
+               "knn_loo_k20": acc, "skipped": f.source.get("skipped", 0)}
     knn = f"; leave-one-out kNN top-1 (k=20) {acc:.3f}" if acc is not None else ""
     _out(args, summary, f"wrote {out}: {len(rows)} points by {args.method}{knn}")
     return 0
 
 
 def cmd_segment(args) -> int:
-    from ssl_core.analysis.similarity import parse_point
-    from ssl_core.eval.segmentation import segment_file
+    import numpy as np
+    from PIL import Image
 
-    r = segment_file(args.checkpoint, args.image, [parse_point(p) for p in args.point],
-                     [parse_point(p) for p in args.negative or []], args.threshold, args.out, size=args.size,
-                     layer=args.layer, feature=args.feature)
-    rule = r["rule"] if r["threshold"] is None else f"{r['rule']} threshold {r['threshold']:.3f}"
-    _out(args, r, f"wrote {r['out']}: {r['width']}x{r['height']} mask, {100 * r['foreground']:.1f}% foreground "
-                  f"({rule}; {r['grid'][0]}x{r['grid'][1]} patches)" + (f"; image {r['note']}" if r["note"] else ""))
+    from ssl_core.analysis.similarity import extract_patch_features, parse_point, parse_threshold, segment
+    from ssl_core.data.images import load_image, original_size
+    from ssl_core.devices import use_bf16
+    from ssl_core.models.checkpoint import load_model
+
+    threshold = parse_threshold(args.threshold)
+    points, negatives = [parse_point(p) for p in args.point], [parse_point(p) for p in args.negative or []]
+    if args.size is not None and not 8 <= args.size <= 2048:
+        raise UserError(f"--size {args.size} is out of range: use 8 to 2048 px")
+    model, meta = load_model(args.checkpoint)
+    pil, note = load_image(args.image, 4096)
+    image = np.asarray(pil)
+    # Clicks are in the original's pixels; the mask is written at the original's size.
+    width, height = original_size(args.image) if note else (image.shape[1], image.shape[0])
+    scale = image.shape[1] / width
+    start = time.perf_counter()
+    feats = extract_patch_features(model, image, meta.get("normalization"), args.size, args.layer, args.feature,
+                                   use_bf16(args.dtype, next(model.parameters()).device))
+    seg = segment(feats, [(x * scale, y * scale) for x, y in points], [(x * scale, y * scale) for x, y in negatives],
+                  threshold)
+    mask = Image.fromarray((seg.mask * 255).astype(np.uint8), "L")
+    if mask.size != (width, height):
+        mask = mask.resize((width, height), Image.NEAREST)
+    rule = "nearest-prototype" if seg.threshold is None else ("otsu" if threshold == "otsu" else "fixed")
+    out = Path(args.out)
+    if out.is_dir():
+        raise UserError(f"--out {out} is a folder: give a file name such as mask.png")
+    atomic_write(out, lambda tmp: mask.save(tmp, format="PNG"))
+    r = {"image": str(args.image), "width": width, "height": height, "note": note,
+         "points": [list(p) for p in points], "negatives": [list(p) for p in negatives],
+         "patches": [list(p) for p in seg.patches], "grid": list(feats.frame.grid),
+         "input": [feats.frame.rw, feats.frame.rh], "rule": rule, "threshold": seg.threshold,
+         "foreground": float(seg.mask.mean()), "seconds": round(time.perf_counter() - start, 3), "out": str(out)}
+    rule_text = r["rule"] if r["threshold"] is None else f"{r['rule']} threshold {r['threshold']:.3f}"
+    _out(args, r, f"wrote {out}: {width}x{height} mask, {100 * r['foreground']:.1f}% foreground "
+                  f"({rule_text}; {r['grid'][0]}x{r['grid'][1]} patches)" + (f"; image {note}" if note else ""))
     return 0
 
 
 def cmd_segment_eval(args) -> int:
+    from ssl_core.analysis.segmentation import format_segment_eval, segment_eval
     from ssl_core.devices import pick_device, use_bf16
-    from ssl_core.eval.segmentation import format_segment_eval, segment_eval
     from ssl_core.models.checkpoint import load_model
 
     dev = pick_device(args.device)
     model, meta = load_model(args.checkpoint, dev)
     log = _log(args)
     r = segment_eval(model, meta, args.images, args.masks, size=args.size, threshold=args.threshold, layer=args.layer,
-                     feature=args.feature, limit=args.limit, bf16=use_bf16("auto", dev),
+                     feature=args.feature, limit=args.limit, bf16=use_bf16(args.dtype, dev),
                      progress=lambda i, n: log(f"{i}/{n} images") if i % 50 == 0 or i == n else None)
     if not args.per_image:
         r.pop("per_image")
@@ -220,16 +323,22 @@ def cmd_segment_eval(args) -> int:
 
 # ---- parser -----------------------------------------------------------------------------------
 
+def _model_options(p, dtype_default: str = "auto") -> None:
+    p.add_argument("--dtype", default=dtype_default, choices=["auto", "bf16", "fp32"], help=DTYPE_HELP)
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m ssl_core", description="SSL Lab: train and inspect "
                                 "self-supervised vision models.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("train", help="train a self-supervised model into a run folder")
-    t.add_argument("--method", help="simclr, dino, mae, ... (see `methods`)")
+    t = sub.add_parser("train", help="train a model (SSL, classifier or sparse autoencoder) into a run folder")
+    t.add_argument("--method", help="simclr, dino, mae, ..., supervised or sae (see `methods`)")
     t.add_argument("--data", help=DATA_HELP)
-    t.add_argument("--out", required=True, help="the run folder (config.json, metrics.jsonl, checkpoints/)")
-    t.add_argument("--backbone", help="vit (default, sized for the data), vit-small, vit:dim=..., resnet18, ...")
+    t.add_argument("--out", required=True, help="the run folder (run.json, config.json, metrics.jsonl, checkpoints/)")
+    t.add_argument("--backbone", help="vit (default, sized for the data), vit-small, vit:dim=..., resnet18, cnn, ...")
     budget = t.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=int, help="budget in optimiser steps (default 1000)")
     budget.add_argument("--epochs", type=float, help="budget in passes over the data")
@@ -237,106 +346,108 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     t.add_argument("--preset", help="start from a classroom preset (see the Train page)")
     t.add_argument("--config", help="a config.json to start from")
-    t.add_argument("--size", type=int, help="training resolution in pixels")
-    t.add_argument("--limit", type=int, help="use only this many training images")
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--lr", type=float, help="peak learning rate")
-    t.add_argument("--seed", type=int)
-    t.add_argument("--dtype", choices=["auto", "bf16", "fp32"])
-    t.add_argument("--device", help="auto, cpu, cuda, mps")
+    t.add_argument("--size", type=int, help="training resolution in pixels (default: the data's own)")
+    t.add_argument("--limit", type=int, help="use only this many training images (a class-balanced subset)")
+    t.add_argument("--batch-size", type=int, help="images per step, over all processes under torchrun")
+    t.add_argument("--lr", type=float, help="peak learning rate of AdamW")
+    t.add_argument("--seed", type=int, help="seed of initialisation, data order and augmentations")
+    t.add_argument("--dtype", choices=["auto", "bf16", "fp32", "fp64"],
+                   help="auto: bfloat16 autocast where it is fast; fp64 (slow) to check that runs are exact")
+    t.add_argument("--device", help=DEVICE_HELP)
+    t.add_argument("--owner", default="", help="who the run belongs to (the app's classroom identity)")
     t.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="any config field (warmup=0.1, schedule=infinite) or method parameter (temperature=0.2)")
     t.add_argument("--queue", help=argparse.SUPPRESS)  # slot folder, used by the app's launcher
     t.add_argument("--max-concurrent", type=int, default=2, help=argparse.SUPPRESS)
-    t.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    t.add_argument("--json", action="store_true", help=JSON_HELP)
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("eval", help="evaluate a checkpoint's frozen features beside the baselines")
-    e.add_argument("probe", choices=["knn", "linear"])
-    e.add_argument("--checkpoint", required=True)
+    e.add_argument("probe", choices=["knn", "linear"], help="weighted kNN (k=20, 200) or a linear probe")
+    e.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
     e.add_argument("--data", help=DATA_HELP + " (its train and test splits)")
     e.add_argument("--train", help="training data, with --test")
     e.add_argument("--test", help="test data, with --train")
     e.add_argument("--limit", type=int, help="use only this many training images")
-    e.add_argument("--device", default="auto")
-    e.add_argument("--json", action="store_true")
+    _model_options(e)
     e.set_defaults(func=cmd_eval)
 
-    f = sub.add_parser("features", help="write CLS and patch features of a dataset to a .safetensors file")
-    f.add_argument("--checkpoint", required=True)
+    f = sub.add_parser("features", help="write a dataset's features through a checkpoint to a feature file")
+    f.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
     f.add_argument("--data", required=True, help=DATA_HELP)
-    f.add_argument("--out", required=True)
-    f.add_argument("--split", default="train", choices=["train", "test"])
-    f.add_argument("--limit", type=int)
-    f.add_argument("--layer", type=int, default=-1, help="ViT block whose tokens to export (-1: last, normalised)")
-    f.add_argument("--device", default="auto")
-    f.add_argument("--json", action="store_true")
+    f.add_argument("--out", required=True, help="the feature file (.safetensors)")
+    f.add_argument("--split", default="all", choices=["train", "test", "all"],
+                   help="which images: all (the default: every image of a folder), or a split")
+    f.add_argument("--limit", type=int, help="use only this many images (a class-balanced subset)")
+    f.add_argument("--layer", type=int, default=-1, help="block (ViT) or stage (CNN) to read; -1: the last")
+    f.add_argument("--tokens", default="cls,patch", help="comma list of cls, mean, patch, keys (default cls,patch)")
+    _model_options(f, dtype_default="fp32")
     f.set_defaults(func=cmd_features)
 
     i = sub.add_parser("import", help="convert a DINO or timm ViT checkpoint into an SSL Lab checkpoint")
-    i.add_argument("--from", dest="kind", required=True, choices=["dino", "timm"])
-    i.add_argument("path")
-    i.add_argument("--out", required=True)
-    i.add_argument("--json", action="store_true")
+    i.add_argument("--from", dest="kind", required=True, choices=["dino", "timm"], help="whose file it is")
+    i.add_argument("path", help="the .pth or .safetensors file")
+    i.add_argument("--out", required=True, help="the SSL Lab checkpoint to write (.safetensors)")
+    i.add_argument("--json", action="store_true", help=JSON_HELP)
     i.set_defaults(func=cmd_import)
 
     x = sub.add_parser("export", help="keep only the evaluated backbone of a training checkpoint (to ship it)")
-    x.add_argument("checkpoint")
-    x.add_argument("--out", required=True)
-    x.add_argument("--json", action="store_true")
+    x.add_argument("checkpoint", help=CHECKPOINT_HELP)
+    x.add_argument("--out", required=True, help="the smaller checkpoint to write (.safetensors)")
+    x.add_argument("--json", action="store_true", help=JSON_HELP)
     x.set_defaults(func=cmd_export)
 
     n = sub.add_parser("info", help="describe a checkpoint")
-    n.add_argument("checkpoint")
-    n.add_argument("--json", action="store_true")
+    n.add_argument("checkpoint", help=CHECKPOINT_HELP)
+    n.add_argument("--json", action="store_true", help=JSON_HELP)
     n.set_defaults(func=cmd_info)
 
-    m = sub.add_parser("methods", help="list the SSL methods")
-    m.add_argument("--json", action="store_true")
+    m = sub.add_parser("methods", help="list what the trainer can train")
+    m.add_argument("--json", action="store_true", help=JSON_HELP)
     m.set_defaults(func=cmd_methods)
 
     b = sub.add_parser("embed", help="2-D map (UMAP, PCA or t-SNE) of a dataset's embeddings, as a CSV")
-    b.add_argument("--checkpoint", required=True)
+    b.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
     b.add_argument("--data", required=True, help=DATA_HELP)
-    b.add_argument("--method", required=True, choices=["umap", "pca", "tsne"])
+    b.add_argument("--method", required=True, choices=["umap", "pca", "tsne"], help="the projection")
     b.add_argument("--out", required=True, help="CSV: index, name, x, y, label, label_name, cluster, knn_correct")
-    b.add_argument("--split", default="test", choices=["train", "test"])
+    b.add_argument("--split", default="all", choices=["train", "test", "all"],
+                   help="which images: all (the default: every image of a folder), or a split")
     b.add_argument("--limit", type=int, help="use only this many images (a class-balanced subset)")
     b.add_argument("--embedding", default="cls", choices=["cls", "mean"],
-                   help="cls: the CLS token (pooled map for ResNets); mean: the mean of the patch tokens")
-    b.add_argument("--layer", type=int, default=-1, help="ViT block to read (-1: last, normalised)")
+                   help="cls: the CLS token (pooled map for CNNs); mean: the mean of the patch tokens")
+    b.add_argument("--layer", type=int, default=-1, help="block (ViT) or stage (CNN) to read; -1: the last")
     b.add_argument("--clusters", type=int, default=10, help="k-means clusters in the CSV (0: none)")
-    b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--device", default="auto")
-    b.add_argument("--json", action="store_true")
+    b.add_argument("--seed", type=int, default=0, help="seed of the projection and the clusters")
+    _model_options(b)
     b.set_defaults(func=cmd_embed)
+
     g = sub.add_parser("segment", help="zero-shot mask of an image from clicked points (patch similarity)")
-    g.add_argument("--checkpoint", required=True)
+    g.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
     g.add_argument("--image", required=True, help="any common image format; EXIF orientation is honoured")
     g.add_argument("--point", action="append", required=True, metavar="X,Y",
                    help="a positive click, in pixels of the original image (repeat for several)")
     g.add_argument("--negative", action="append", metavar="X,Y",
-                   help="a negative click: the mask becomes nearest-prototype (best positive beats best negative)")
+                   help="a negative click, in pixels of the original image (repeat for several)")
     g.add_argument("--threshold", default="otsu", help="a cosine similarity (e.g. 0.5) or otsu (default)")
     g.add_argument("--out", required=True, help="the mask PNG (255 = foreground), the size of the original image")
     g.add_argument("--size", type=int, help="input resolution in pixels (default: the model's; positions interpolate)")
     g.add_argument("--layer", type=int, default=-1, help="ViT block whose features to compare (-1: the last)")
     g.add_argument("--feature", default="tokens", choices=["tokens", "keys"], help="output tokens or attention keys")
-    g.add_argument("--json", action="store_true")
+    _model_options(g)
     g.set_defaults(func=cmd_segment)
 
     se = sub.add_parser("segment-eval", help="one-click zero-shot segmentation Jaccard beside the baselines")
-    se.add_argument("--checkpoint", required=True)
+    se.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
     se.add_argument("--images", required=True, help="a folder of images")
     se.add_argument("--masks", required=True, help="a folder of masks paired by file stem (non-zero = foreground)")
     se.add_argument("--size", type=int, help="input resolution in pixels (default: the model's)")
     se.add_argument("--threshold", type=float, default=0.5, help="the fixed cosine threshold (default 0.5)")
-    se.add_argument("--layer", type=int, default=-1)
-    se.add_argument("--feature", default="tokens", choices=["tokens", "keys"])
+    se.add_argument("--layer", type=int, default=-1, help="ViT block whose features to compare (-1: the last)")
+    se.add_argument("--feature", default="tokens", choices=["tokens", "keys"], help="output tokens or attention keys")
     se.add_argument("--limit", type=int, help="use only the first N pairs")
-    se.add_argument("--device", default="auto")
     se.add_argument("--per-image", action="store_true", help="include each image's figures in --json output")
-    se.add_argument("--json", action="store_true")
+    _model_options(se)
     se.set_defaults(func=cmd_segment_eval)
     return p
 

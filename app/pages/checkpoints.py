@@ -6,6 +6,7 @@ import streamlit as st
 
 from app import models, state
 from app.ui import user_errors
+from ssl_core.models.checkpoint import import_checkpoint
 
 st.title("Checkpoints")
 st.caption("A checkpoint is one file holding a trained network and how it was trained. Pick one here "
@@ -51,8 +52,6 @@ else:
     src = st.text_input("...or its path on this server", key="import_path").strip()
     if st.button("Import", icon=":material/input:", disabled=not (upload or src)):
         with user_errors():
-            from ssl_core.models.foreign import import_checkpoint
-
             src_path = save_upload(upload, "uploads") if upload else Path(src)
             out = state.cache_root() / "imports" / f"{src_path.stem}-{kind}.safetensors"
             out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """Look: click a patch, see which patches the model finds alike and the mask that implies; attention,
-PCA of patch features, attributions. The numbers come from ssl_core.analysis and ssl_core.eval."""
+PCA of patch features, attributions. The numbers come from ssl_core.analysis and ssl_core.eval; the cached
+work is app/look/compute.py, and each view below the click view has its own module in app/look/."""
 
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -11,8 +11,11 @@ import streamlit as st
 
 from app import clickable_image as ci
 from app import models, overlays, state
+from app.look import Current, attention, attributions, compute, cosegmentation, pca
 from app.ui import user_errors
 from ssl_core.analysis import similarity as sim
+from ssl_core.data import load_image
+from ssl_core.eval.segmentation import jaccard
 
 DEFAULT_CKPT = models.SHIPPED / "default.safetensors"
 NAME = "look"
@@ -46,65 +49,6 @@ stamp = models.stamp(ckpt)
 norm = meta.get("normalization")
 
 
-# ---- cached work ----------------------------------------------------------------------------------
-def digest(image: np.ndarray) -> str:
-    return hashlib.sha1(np.ascontiguousarray(image).tobytes() + str(image.shape).encode()).hexdigest()
-
-
-@st.cache_resource(max_entries=64, show_spinner="Extracting patch features...")
-def features(ckpt_: str, stamp_: float, key: str, size: int, layer: int, feature: str, _model, _image):
-    from ssl_core.devices import use_bf16
-
-    dev = next(_model.parameters()).device
-    return sim.extract_patch_features(_model, _image, norm, size, layer, feature, use_bf16("auto", dev))
-
-
-@st.cache_resource(max_entries=2, show_spinner="Building a randomly initialised twin...")
-def random_twin(arch_json: str):
-    from ssl_core.eval.segmentation import random_init_like
-
-    return random_init_like(json.loads(arch_json))
-
-
-@st.cache_resource(max_entries=16, show_spinner=False)
-def colour_feats(key: str, size: int, _image):
-    from ssl_core.eval.segmentation import colour_features
-
-    return colour_features(_image, size)
-
-
-@st.cache_resource(max_entries=16, show_spinner="Computing attention...")
-def attention(ckpt_: str, stamp_: float, key: str, size: int, _model, _image):
-    from ssl_core.analysis.attention import image_attention
-
-    return image_attention(_model, _image, norm, size)
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def read_file_image(path: str):
-    from ssl_core.data import load_image
-
-    img, note = load_image(path)
-    return np.asarray(img), note
-
-
-@st.cache_resource(max_entries=4, show_spinner="Loading the dataset...")
-def dataset(spec: str, limit: int):
-    from ssl_core.data import load_data
-
-    return load_data(spec, "train", 224, limit)
-
-
-def photo_files() -> dict[str, Path]:
-    from ssl_core.data.builtin import PHOTOS, photo_dir
-
-    try:
-        root = photo_dir()
-    except Exception:  # noqa: BLE001 -- scikit-image missing: no built-in photos
-        return {}
-    return {Path(f).stem: root / f for f in PHOTOS if (root / f).exists()}
-
-
 # ---- the image ------------------------------------------------------------------------------------
 SOURCES = ["Built-in photos", "Dataset sample", "Upload", "Current image"]
 source = st.radio("Image", SOURCES, horizontal=True, key="look_source")
@@ -113,19 +57,19 @@ st.caption("Photographs ship with SSL Lab; a dataset sample may come with a grou
 image, image_name, gt, note = None, "", None, None
 with user_errors():
     if source == SOURCES[0]:
-        photos = photo_files()
+        photos = compute.photo_files()
         if not photos:
             st.warning("No built-in photos found (they ship with scikit-image): upload an image instead.")
             st.stop()
         pick = st.selectbox("Photo", list(photos), index=list(photos).index("chelsea") if "chelsea" in photos else 0)
-        image, note = read_file_image(str(photos[pick]))
+        image, note = compute.file_image(str(photos[pick]))
         image_name = pick
     elif source == SOURCES[1]:
         cols = st.columns([3, 1])
         spec = cols[0].text_input("Dataset", "shapes", help="a built-in name or a folder on this server")
         cols[0].caption("A built-in (shapes has masks) or a folder; a `masks/` folder beside `images/` gives "
                         "ground truth, so the mask gets a Jaccard score.")
-        data = dataset(spec.strip(), 64)
+        data = compute.dataset(spec.strip(), 64)
         idx = cols[1].number_input("Sample", 0, len(data) - 1, 0)
         cols[1].caption("Which image of the first 64.")
         image = np.ascontiguousarray(data.images[idx].permute(1, 2, 0).numpy())
@@ -138,8 +82,6 @@ with user_errors():
                    "are downscaled.")
         if up is None:
             st.stop()
-        from ssl_core.data import load_image
-
         img, note = load_image(up.getvalue())
         image, image_name = np.asarray(img), up.name
     else:
@@ -154,7 +96,7 @@ if note:
     st.caption(f"Note: the image was {note}.")
 
 # ---- controls ------------------------------------------------------------------------------------
-key = digest(image)
+key = compute.digest(image)
 signature = f"{ckpt}|{stamp}|{key}"
 if st.session_state.get("look_signature") != signature:
     st.session_state["look_signature"] = signature
@@ -200,7 +142,7 @@ with left:
 threshold = {"Otsu": "otsu", "Slider": slider_t}.get(rule, sim.DEFAULT_THRESHOLD)
 feats = None
 with user_errors():
-    feats = features(ckpt, stamp, key, size, layer, feature, model, image)
+    feats = compute.features(ckpt, stamp, key, size, layer, feature, model, image, norm)
 if feats is None:
     st.stop()
 
@@ -236,13 +178,11 @@ if seg is not None:
                     f"{len(pos)} positive, {len(neg)} negative click(s).")
         m2.caption(f"Server time for this click: {compute_ms:.0f} ms (features are cached per image and model).")
         if gt is not None and gt.shape == seg.mask.shape:
-            from ssl_core.eval.segmentation import jaccard
-
             scores = {"this model": jaccard(seg.mask, gt)}
             with user_errors():
-                twin = random_twin(json.dumps(arch, sort_keys=True))
-                rf = features(f"random-init:{ckpt}", stamp, key, size, layer, feature, twin, image)
-                cf = colour_feats(key, size, image)
+                twin = compute.random_twin(json.dumps(arch, sort_keys=True))
+                rf = compute.features(f"random-init:{ckpt}", stamp, key, size, layer, feature, twin, image, norm)
+                cf = compute.colour_feats(key, size, image)
                 for label, f in (("colour + position", cf), ("random init", rf)):
                     if f is not None:
                         scores[label] = jaccard(sim.segment(f, pos, neg, threshold).mask, gt)
@@ -273,126 +213,13 @@ st.caption("Co-segmentation applies your clicks to other images; Attention shows
            "looks; PCA colours patches by their main feature directions; Attributions show which pixels "
            "drive the similarity.")
 
-
-def gallery_images(kind: str) -> list[tuple[str, np.ndarray, np.ndarray | None]]:
-    if kind == "Other built-in photos":
-        return [(n, read_file_image(str(p))[0], None) for n, p in photo_files().items() if n != image_name][:8]
-    folder = st.text_input("Folder or dataset", "shapes", key="look_gallery_spec")
-    st.caption("A built-in dataset name or a folder on this server (its first 8 images).")
-    if not folder.strip():
-        return []
-    d = dataset(folder.strip(), 64)
-    out = []
-    for i in range(min(8, len(d))):
-        m = d.masks[i].numpy() > 0 if d.masks is not None else None
-        out.append((d.names[i], np.ascontiguousarray(d.images[i].permute(1, 2, 0).numpy()), m))
-    return out
-
-
+current = Current(ckpt, stamp, model, meta, image, str(image_name), key, size, layer, feature, threshold, cmap, feats,
+                  pos, neg, seg)
 if view == "Co-segmentation":
-    st.subheader("Co-segmentation")
-    st.caption("The features of the patches you clicked become prompts: every image below is segmented by "
-               "similarity to them, as if you had clicked the same thing there.")
-    kind = st.radio("Gallery", ["Other built-in photos", "A dataset or folder"], horizontal=True, key="look_gallery")
-    if not pos:
-        st.info("Click a positive point on the image above first.")
-    else:
-        with user_errors():
-            pv, nv = sim.prompt_vectors(feats, pos), sim.prompt_vectors(feats, neg) if neg else None
-            shown, captions = [], []
-            for name, img, m in gallery_images(kind):
-                f = features(ckpt, stamp, digest(img), size, layer, feature, model, img)
-                s = sim.segment_with_prompts(f, pv, nv, threshold)
-                shown.append(overlays.tint(img, s.mask))
-                text = f"{Path(name).name}: {100 * s.mask.mean():.0f}%"
-                if m is not None and m.shape == s.mask.shape:
-                    from ssl_core.eval.segmentation import jaccard
-
-                    text += f", Jaccard {jaccard(s.mask, m):.2f}"
-                captions.append(text)
-            if shown:
-                st.image(shown, caption=captions, width=200)
-
+    cosegmentation.show(current)
 elif view == "Attention":
-    st.subheader("Attention of the last block")
-    if not is_vit:
-        st.info("Attention maps need a ViT; this model is a ResNet, which has no attention.")
-    else:
-        st.caption("Each head of the last block: how much the CLS token (the image's summary) attends to every "
-                   "patch. DINO-trained heads often pick out objects without ever seeing a label.")
-        mass = st.slider("Attention mass kept", 0.1, 1.0, 0.6, 0.05, key="look_mass")
-        st.caption("DINO's masks: the smallest set of patches holding this fraction of a head's attention "
-                   "(the DINO paper shows 0.6).")
-        with user_errors():
-            from ssl_core.analysis.attention import mass_threshold
-
-            att = attention(ckpt, stamp, key, size, model, image)
-            frame = att["frame"]
-            masks = mass_threshold(att["heads"], mass)
-            heads = [overlays.blend(image, overlays.colorize(frame.to_image(h), cmap), 0.7) for h in att["heads"]]
-            st.image(heads, caption=[f"head {i}" for i in range(len(heads))], width=180)
-            st.image([overlays.tint(image, frame.to_image(m.astype(np.float32)) > 0.5) for m in masks],
-                     caption=[f"head {i}: {int(m.sum())} patches hold {mass:.0%}" for i, m in enumerate(masks)],
-                     width=180)
-            st.image(overlays.blend(image, overlays.colorize(frame.to_image(att["rollout"]), cmap), 0.7),
-                     caption="Attention rollout over all blocks", width=300)
-            st.caption("Rollout follows attention through every block (heads averaged, plus the residual "
-                       "path), so it shows where information flows to the CLS token overall.")
-
+    attention.show(current)
 elif view == "PCA":
-    st.subheader("PCA of patch features")
-    st.caption("The first principal component of the patch features usually separates object from background; "
-               "a second PCA on the object's patches gives three colours: similar parts get similar colours.")
-    others = st.multiselect("Also include", [n for n in photo_files() if n != image_name], key="look_pca_more")
-    st.caption("Several images share one PCA, so matching parts get matching colours across images.")
-    c1, c2, c3 = st.columns(3)
-    flip = c1.toggle("Flip foreground", key="look_pca_flip")
-    c1.caption("The first component's sign is arbitrary: flip it if the background got the colours.")
-    remove_bg = c2.toggle("Black out background", value=True, key="look_pca_bg")
-    c2.caption("Off: colour every patch with the three main components.")
-    pca_t = c3.slider("Foreground threshold", -2.0, 2.0, 0.0, 0.1, key="look_pca_t")
-    c3.caption("On the first component, in standard deviations.")
-    with user_errors():
-        from ssl_core.analysis.pca import patch_pca
-
-        items = [(image_name, image, feats)]
-        for n in others:
-            img = read_file_image(str(photo_files()[n]))[0]
-            items.append((n, img, features(ckpt, stamp, digest(img), size, layer, feature, model, img)))
-        out = patch_pca([f.grid for _, _, f in items], flip=flip, threshold=pca_t, background=remove_bg)
-        st.image([overlays.upsample_grid(rgb, img.shape[0], img.shape[1]) for (_, img, _), rgb in
-                  zip(items, out["rgb"])], caption=[str(n) for n, _, _ in items], width=220)
-
+    pca.show(current)
 elif view == "Attributions":
-    st.subheader("Attributions (captum)")
-    st.caption("Which pixels make the masked region similar to your clicked patch? Attributions differentiate "
-               "that similarity with respect to the input image.")
-    from ssl_core.analysis.attribution import METHODS
-
-    method = st.radio("Method", list(METHODS), horizontal=True, format_func=lambda m: m.replace("_", " "),
-                      key="look_attr_method")
-    st.caption(METHODS[method] + ".")
-    cam_layer, steps = None, 16
-    if method == "gradcam" and is_vit:
-        cam_layer = st.slider("Grad-CAM block", 0, layer % depth, layer % depth, key="look_cam_layer") \
-            if layer % depth > 0 else 0
-        st.caption("The block whose patch tokens, reshaped to the grid, Grad-CAM weighs by their gradients.")
-    if method == "integrated_gradients":
-        steps = st.slider("Path steps", 4, 64, 16, 4, key="look_ig_steps")
-        st.caption("More steps approximate the path integral better and take longer.")
-    if not pos:
-        st.info("Click a positive point on the image above first.")
-    elif st.button("Compute attribution", icon=":material/insights:"):
-        with user_errors(), st.spinner("Differentiating..."):
-            from ssl_core.analysis.attribution import attribute
-
-            t = time.perf_counter()
-            a = attribute(model, image, pos, method, norm, seg.mask if seg is not None and seg.mask.any() else None,
-                          size, layer, feature, cam_layer, steps)
-            st.session_state["look_attr"] = (signature, method, a, time.perf_counter() - t)
-    saved = st.session_state.get("look_attr")
-    if saved and saved[0] == signature:
-        _, m, a, secs = saved
-        mag = np.abs(a) if m != "gradcam" else a
-        st.image(overlays.blend(image, overlays.colorize(mag, cmap), 0.7), width=400,
-                 caption=f"{m.replace('_', ' ')} ({secs:.1f} s): bright pixels raise the similarity most")
+    attributions.show(current, signature)

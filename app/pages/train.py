@@ -9,7 +9,7 @@ from app.config_form import config_form
 from app.ui import duration, user_errors
 
 from ssl_core.methods import METHODS  # noqa: E402  (torch is fine here: not the first page)
-from ssl_core.train import runs
+from ssl_core import runs
 from ssl_core.train.presets import PRESETS
 
 st.title("Train")
@@ -127,12 +127,14 @@ st.dataframe(
     [
         {
             "run": r.name,
+            "kind": r.kind,
+            "owner": r.owner,
             "status": r.status.get("state", "?"),
             "method": r.config.get("method", "?"),
             "data": r.config.get("data", "?"),
             "step": r.last.get("step", 0),
             "duration": duration(r.duration_s),
-            "best kNN": None if r.best_knn is None else round(r.best_knn, 3),
+            "best": None if r.best is None else round(r.best, 3),
         }
         for r in all_runs
     ],

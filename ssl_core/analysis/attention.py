@@ -1,12 +1,13 @@
-"""Attention maps as DINO's visualize_attention draws them (DESIGN.md section 3).
+"""Attention maps as DINO's visualize_attention draws them (Caron et al. 2021, Fig. 1 and 3).
 
-- Per head, the last layer's attention from CLS to every patch.
+- Per head, a block's attention from CLS to every patch (DINO shows the last block's).
 - DINO's mass threshold t (0.6 in the paper's figures): keep the smallest set of patches that holds a
   fraction t of a head's attention mass.
 - Attention rollout (Abnar and Zuidema, 2020): per layer, average the heads, add the identity for the
   residual path, renormalise the rows, and multiply the layers' matrices together.
 
-The fused attention kernel returns no weights, so weights are computed explicitly, and only here.
+The fused attention kernel returns no weights, so the ViT computes them explicitly when
+`forward_intermediates(..., attention=True)` asks, and only then.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ssl_core.analysis.similarity import check_image, make_frame, model_input
 from ssl_core.errors import UserError
 
 DINO_MASS = 0.6
@@ -29,21 +31,15 @@ def _require_vit(model) -> None:
 def all_attentions(model, x: torch.Tensor) -> list[torch.Tensor]:
     """Attention weights (B, heads, T, T) of every block, for a normalised input batch."""
     _require_vit(model)
-    tokens = model.prepare_tokens(x)
-    out = []
-    for blk in model.blocks:
-        tokens, extra = blk(tokens, True)
-        out.append(extra["attn"].float())
-    return out
+    return [i["attn"].float() for i in model.forward_intermediates(x, range(len(model.blocks)), attention=True)]
 
 
 @torch.no_grad()
-def cls_attention(model, x: torch.Tensor) -> torch.Tensor:
-    """The last block's attention from CLS to every patch, per head: (B, heads, rows, cols)."""
+def cls_attention(model, x: torch.Tensor, layer: int = -1) -> torch.Tensor:
+    """Block `layer`'s attention from CLS to every patch, per head: (B, heads, rows, cols)."""
     _require_vit(model)
     gh, gw = model.grid_size(*x.shape[-2:])
-    _, extra = model.forward_tokens(x, return_attention=True)
-    a = extra["attn"].float()[:, :, 0, model.num_prefix_tokens:]
+    a = model.forward_intermediates(x, [layer], attention=True)[0]["attn"].float()[:, :, 0, model.num_prefix_tokens:]
     return a.reshape(x.shape[0], a.shape[1], gh, gw)
 
 
@@ -91,21 +87,21 @@ def rollout_map(model, x: torch.Tensor, head_fusion: str = "mean") -> torch.Tens
 
 
 def image_attention(model, image: np.ndarray, normalization: dict | None = None, size: int | None = None,
-                    mass: float = DINO_MASS, with_rollout: bool = True) -> dict:
+                    mass: float = DINO_MASS, with_rollout: bool = True, layer: int = -1) -> dict:
     """Everything the Look page shows for one (H, W, 3) uint8 image, on the patch grid:
-    {"heads": (heads, rows, cols), "masks": bool (heads, rows, cols), "rollout": (rows, cols), "frame"}."""
-    from ssl_core.analysis.similarity import check_image, make_frame, model_input
-
+    {"heads": (heads, rows, cols) of block `layer`, "masks": bool (heads, rows, cols), "rollout": (rows, cols),
+    "frame", "layer"}."""
     _require_vit(model)
+    layer = model.check_layer(layer)
     image = check_image(image, model.patch_size)
     frame = make_frame(image.shape[1], image.shape[0], model.patch_size, int(size or model.img_size))
     x = model_input(image, frame, normalization).to(next(model.parameters()).device)
     if with_rollout:
         atts = all_attentions(model, x)
         gh, gw = frame.grid
-        last = atts[-1][0, :, 0, model.num_prefix_tokens:].reshape(-1, gh, gw)
+        chosen = atts[layer][0, :, 0, model.num_prefix_tokens:].reshape(-1, gh, gw)
         roll = rollout(atts)[0, 0, model.num_prefix_tokens:].reshape(gh, gw).numpy()
     else:
-        last, roll = cls_attention(model, x)[0], None
-    heads = last.cpu().numpy()
-    return {"heads": heads, "masks": mass_threshold(heads, mass), "rollout": roll, "frame": frame}
+        chosen, roll = cls_attention(model, x, layer)[0], None
+    heads = chosen.cpu().numpy()
+    return {"heads": heads, "masks": mass_threshold(heads, mass), "rollout": roll, "frame": frame, "layer": layer}

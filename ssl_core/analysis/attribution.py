@@ -8,8 +8,10 @@ unit feature of the clicked patches, fixed from the unperturbed image). Three me
   (the mean colour: zero after normalisation) to the image, times (image - baseline).
 - Occlusion (Zeiler and Fergus, 2014) with windows of exactly one patch, stepped by one patch: how
   much the similarity drops when each patch is replaced by the mean colour.
-- Grad-CAM (Selvaraju et al., 2017) on the patch tokens of a block, reshaped to their grid (B, D, rows,
-  cols) so that captum's LayerGradCam averages gradients over the grid as it does over a CNN's map.
+- Grad-CAM (Selvaraju et al., 2017, eq. 1-2) on the patch tokens of a block (or a CNN stage's map) as a
+  grid A (rows, cols, D): alpha_d = mean over the grid of d target / d A_d, map = ReLU(sum_d alpha_d A_d).
+  Written here on the backbones' feature API (captum's LayerGradCam needs a module to hook inside the
+  network; `forward_intermediates` hands us the block's output directly).
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from captum.attr import IntegratedGradients, Occlusion
+
+from ssl_core.analysis.similarity import extract_patch_features, grid_features, model_input, prompt_vectors
 from ssl_core.errors import UserError
 
 METHODS = {
@@ -29,52 +34,44 @@ METHODS = {
 
 
 class SimilarityTarget(nn.Module):
-    """x (B, 3, H, W) normalised -> (B,) weighted mean cosine similarity of region patches to `prompt`.
+    """x (B, 3, H, W) normalised -> (B,) weighted mean cosine similarity of region patches to `prompt`."""
 
-    `tap` is an identity module that sees the Grad-CAM layer's patch tokens as a (B, D, rows, cols) grid.
-    """
-
-    def __init__(self, model, prompt: torch.Tensor, weights: torch.Tensor, layer: int = -1, feature: str = "tokens",
-                 cam_layer: int | None = None):
+    def __init__(self, model, prompt: torch.Tensor, weights: torch.Tensor, layer: int = -1, feature: str = "tokens"):
         super().__init__()
         self.model, self.layer, self.feature = model, layer, feature
         self.register_buffer("prompt", F.normalize(prompt.float(), dim=-1))
         self.register_buffer("weights", weights.float() / weights.float().sum().clamp_min(1e-12))
-        self.cam_layer = layer if cam_layer is None else cam_layer
-        self.tap = nn.Identity()
 
-    def _grid(self, x):
-        m = self.model
-        if not hasattr(m, "blocks"):  # ResNet: the last feature map is the grid
-            return self.tap(m.feature_map(x)).permute(0, 2, 3, 1)
-        depth = len(m.blocks)
-        last, cam = self.layer % depth, self.cam_layer % depth
-        if cam > last:
-            raise UserError(f"the Grad-CAM block {cam} comes after the feature block {last}: pick one at or before it")
-        gh, gw = m.grid_size(*x.shape[-2:])
-        p = m.num_prefix_tokens
-        t = m.prepare_tokens(x)
-        keys = None
-        for i, blk in enumerate(m.blocks[: last + 1]):
-            t, extra = blk(t, self.feature == "keys" and i == last)
-            if extra is not None:
-                keys = extra["keys"]
-            if i == cam and not (self.feature == "keys" and i == last):
-                grid = self.tap(t[:, p:].transpose(1, 2).reshape(t.shape[0], -1, gh, gw))
-                t = torch.cat([t[:, :p], grid.flatten(2).transpose(1, 2)], dim=1)
-        if self.feature == "keys":
-            k = keys[:, :, p:].permute(0, 2, 1, 3).reshape(x.shape[0], gh * gw, -1)
-            if cam == last:  # Grad-CAM directly on the keys
-                k = self.tap(k.transpose(1, 2).reshape(x.shape[0], -1, gh, gw)).flatten(2).transpose(1, 2)
-            return k.reshape(x.shape[0], gh, gw, -1)
-        if last == depth - 1:
-            t = m.norm(t)
-        return t[:, p:].reshape(x.shape[0], gh, gw, -1)
+    def score(self, grid: torch.Tensor) -> torch.Tensor:
+        sim = F.normalize(grid.float(), dim=-1) @ self.prompt  # (B, rows, cols)
+        return (sim * self.weights).flatten(1).sum(1)
 
     def forward(self, x):
-        g = F.normalize(self._grid(x).float(), dim=-1)
-        sim = g @ self.prompt  # (B, rows, cols)
-        return (sim * self.weights).flatten(1).sum(1)
+        return self.score(grid_features(self.model, x, self.layer, self.feature))
+
+
+def gradcam(target: SimilarityTarget, x: torch.Tensor, cam_layer: int) -> torch.Tensor:
+    """Grad-CAM of the target on block (or stage) `cam_layer`: (rows, cols) of that block's grid."""
+    model, layer = target.model, target.layer
+    cam, last = model.check_layer(cam_layer), model.check_layer(layer)
+    if cam > last:
+        raise UserError(f"the Grad-CAM block {cam} comes after the feature block {last}: pick one at or before it")
+    keys = target.feature == "keys"
+    a_item, f_item = model.forward_intermediates(x, [cam, last], keys=keys)
+    score = target.score(f_item["keys"] if keys else f_item["patch"]).sum()
+    if keys and cam == last:  # Grad-CAM on the keys themselves
+        acts = a_item["keys"]
+        (grads,) = torch.autograd.grad(score, acts)
+    else:  # differentiate the block's (stage's) own output, then read it as a grid
+        base = a_item["tokens"] if "tokens" in a_item else a_item["map"]
+        (g,) = torch.autograd.grad(score, base)
+        if "tokens" in a_item:
+            to_grid = lambda t: t[:, model.num_prefix_tokens:].reshape(a_item["patch"].shape)  # noqa: E731
+        else:
+            to_grid = lambda t: t.permute(0, 2, 3, 1)  # noqa: E731
+        acts, grads = to_grid(base), to_grid(g)
+    alpha = grads.float().mean(dim=(1, 2), keepdim=True)
+    return F.relu((alpha * acts.float()).sum(-1))[0]
 
 
 def attribute(model, image: np.ndarray, points, method: str = "integrated_gradients", normalization=None,
@@ -82,14 +79,6 @@ def attribute(model, image: np.ndarray, points, method: str = "integrated_gradie
               cam_layer: int | None = None, steps: int = 16) -> np.ndarray:
     """(H, W) float32 attribution over the original image for the similarity of `region` (a boolean
     (H, W) mask; default: the whole image) to the patches under `points` [(x, y), ...]."""
-    from captum.attr import IntegratedGradients, LayerGradCam, Occlusion
-
-    from ssl_core.analysis.similarity import (
-        extract_patch_features,
-        model_input,
-        prompt_vectors,
-    )
-
     if method not in METHODS:
         raise UserError(f"unknown attribution method {method!r}: use {', '.join(METHODS)}")
     points = list(points)
@@ -104,7 +93,7 @@ def attribute(model, image: np.ndarray, points, method: str = "integrated_gradie
     if weights.sum() <= 0:
         raise UserError("the region is empty: there is no similarity to explain (lower the threshold)")
     device = next(model.parameters()).device
-    target = SimilarityTarget(model, prompt, weights, layer, feature, cam_layer).to(device).eval()
+    target = SimilarityTarget(model, prompt, weights, layer, feature).to(device).eval()
     x = model_input(image, frame, normalization).to(device)
     with torch.enable_grad():  # captum differentiates with respect to the input only: no weight gradients
         if method == "integrated_gradients":
@@ -117,9 +106,16 @@ def attribute(model, image: np.ndarray, points, method: str = "integrated_gradie
                                             perturbations_per_eval=16)
             pixels = a[0].mean(0)
         else:
-            a = LayerGradCam(target, target.tap).attribute(x, relu_attributions=True)  # (1, 1, rows, cols)
-            return frame.to_image(a[0, 0].detach().float().cpu().numpy())
+            cam = gradcam(target, x, layer if cam_layer is None else cam_layer)
+            return frame.to_image(_resize_grid(cam.detach().cpu(), frame.grid))
     return input_to_image(pixels.detach().float().cpu().numpy(), frame)
+
+
+def _resize_grid(grid: torch.Tensor, shape: tuple[int, int]) -> np.ndarray:
+    """A CNN stage's map onto the frame's patch grid (they differ when the stage's stride is not the patch)."""
+    if tuple(grid.shape) != tuple(shape):
+        grid = F.interpolate(grid[None, None], size=shape, mode="bilinear", align_corners=False)[0, 0]
+    return grid.numpy()
 
 
 def input_to_image(a: np.ndarray, frame) -> np.ndarray:

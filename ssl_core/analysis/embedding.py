@@ -26,9 +26,10 @@ import torch
 import torch.nn.functional as F
 
 from ssl_core.errors import UserError
+from ssl_core.eval.baselines import pixel_features
+from ssl_core.eval.knn import cosine_topk, vote
 
 METHODS = ("umap", "pca", "tsne")
-POOLS = ("cls", "mean")  # CLS token (or a ResNet's pooled map), or the mean of the patch tokens
 
 
 def _as_tensor(x) -> torch.Tensor:
@@ -52,21 +53,13 @@ def knn_graph(x, k: int = 15, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray
 
     Returns (indices int64 (N, k), distances float32 (N, k)) with cosine distance 1 - cos, sorted
     nearest first; each point is its own first neighbour (distance 0), as umap-learn expects of a
-    `precomputed_knn`. Memory is chunk x N floats at a time. k is clamped to N.
+    `precomputed_knn`. k is clamped to N.
     """
     x = normalise(x)
-    n = x.shape[0]
-    k = max(1, min(int(k), n))
-    idx, dist = [], []
-    for start in range(0, n, chunk):
-        sims = x[start:start + chunk] @ x.T
-        rows = torch.arange(start, min(n, start + chunk))
-        sims[rows - start, rows] = 2.0  # self first, even among exact duplicates
-        s, i = sims.topk(k, dim=1)
-        s[:, 0] = 1.0
-        idx.append(i)
-        dist.append((1.0 - s).clamp_min(0.0))
-    return torch.cat(idx).numpy().astype(np.int64), torch.cat(dist).numpy().astype(np.float32)
+    k = max(1, min(int(k), x.shape[0]))
+    s, i = cosine_topk(x, x, k, chunk, self_offset=0, self_value=2.0)  # self first, even among duplicates
+    s[:, 0] = 1.0
+    return i.numpy().astype(np.int64), (1.0 - s).clamp_min(0.0).numpy().astype(np.float32)
 
 
 def neighbours(x, index: int, k: int = 8) -> tuple[np.ndarray, np.ndarray]:
@@ -74,19 +67,15 @@ def neighbours(x, index: int, k: int = 8) -> tuple[np.ndarray, np.ndarray]:
     x = normalise(x)
     if not 0 <= index < x.shape[0]:
         raise UserError(f"point {index} does not exist: there are {x.shape[0]} points")
-    sims = x @ x[index]
-    sims[index] = -np.inf
     k = max(0, min(int(k), x.shape[0] - 1))
-    s, i = sims.topk(k)
-    return i.numpy().astype(np.int64), s.numpy().astype(np.float32)
+    s, i = cosine_topk(x[index:index + 1], x, k, self_offset=index)
+    return i[0].numpy().astype(np.int64), s[0].numpy().astype(np.float32)
 
 
 def knn_correct(x, labels, k: int = 20, temperature: float = 0.1) -> np.ndarray:
     """Leave-one-out weighted kNN (Wu et al. 2018, as in ssl_core.eval.knn) within the points themselves:
     for each labelled point, whether the vote of its k nearest *other* points gives its own label.
     Returns a bool array (N,); unlabelled points (label < 0) are False and are not voters."""
-    from ssl_core.eval.knn import _vote
-
     labels = torch.as_tensor(np.asarray(labels)).long()
     x = normalise(x)
     if labels.shape[0] != x.shape[0]:
@@ -96,16 +85,8 @@ def knn_correct(x, labels, k: int = 20, temperature: float = 0.1) -> np.ndarray:
     if keep.sum() < 2:
         return out
     xs, ys = x[keep], labels[keep]
-    kk = max(1, min(k, xs.shape[0] - 1))
-    sims, idx = [], []
-    for start in range(0, xs.shape[0], 2048):
-        s = xs[start:start + 2048] @ xs.T
-        rows = torch.arange(start, min(xs.shape[0], start + 2048))
-        s[rows - start, rows] = -np.inf  # leave the point itself out
-        top_s, top_i = s.topk(kk, dim=1)
-        sims.append(top_s)
-        idx.append(top_i)
-    pred = _vote(torch.cat(sims), ys[torch.cat(idx)], temperature, int(ys.max()) + 1)
+    sims, idx = cosine_topk(xs, xs, max(1, min(k, xs.shape[0] - 1)), 2048, self_offset=0)
+    pred = vote(sims, ys[idx], temperature, int(ys.max()) + 1)
     out[keep.numpy()] = (pred == ys).numpy()
     return out
 
@@ -241,48 +222,7 @@ def warm_up() -> float:
     return time.perf_counter() - t0
 
 
-# ---- a whole dataset ---------------------------------------------------------------------------------
-
-def dataset_embedding(checkpoint, data: str, split: str = "test", limit: int | None = None, layer: int = -1,
-                      pool: str = "cls", device: str = "auto", progress=None) -> dict:
-    """Features of a dataset through a checkpoint, from the on-disk feature cache, pooled as asked.
-
-    Returns the cache's dict ("labels", "names", "class_names", "factors", "arch") with "features"
-    (N, D) float32: the CLS token (`pool="cls"`) or the mean of the patch tokens (`pool="mean"`).
-    """
-    from ssl_core.analysis.features import dataset_features
-
-    if pool not in POOLS:
-        raise UserError(f"unknown embedding {pool!r}: use cls (the CLS token) or mean (mean of patch tokens)")
-    from pathlib import Path
-
-    if not Path(checkpoint).expanduser().is_file():
-        raise UserError(f"no checkpoint file at {checkpoint}: give the path of a .safetensors or .pth file")
-    checkpoint = Path(checkpoint).expanduser()
-    out = dataset_features(checkpoint, data, split=split, limit=limit, layer=layer, patches=pool == "mean",
-                           device=device, progress=progress)
-    feats = out["cls"] if pool == "cls" else out["patches"].float().mean(dim=(1, 2))
-    out = {k: v for k, v in out.items() if k not in ("cls", "patches")}
-    return {**out, "features": feats.float()}
-
-
-def factor_values(factors, name: str) -> list[str]:
-    """One value per image of a procedural-scene factor of the main object ("color", "size", ...), or
-    "objects" for the number of objects; "" where missing."""
-    if not factors:
-        return []
-    if name == "objects":
-        return [str(len(f)) for f in factors]
-    return [str(f[0].get(name, "")) if f else "" for f in factors]
-
-
-def factor_names(factors) -> list[str]:
-    """The categorical factors of the main objects (those with a few distinct values), plus "objects"."""
-    if not factors or not factors[0]:
-        return []
-    names = [k for k, v in factors[0][0].items() if isinstance(v, str) and k != "shape"]
-    return names + ["objects"]
-
+# ---- tables and baselines --------------------------------------------------------------------
 
 def coordinates_table(coords, names, labels=None, class_names=(), clusters=None, correct=None) -> list[dict]:
     """One row a point: index, name, x, y, label, label_name, and cluster / knn_correct when given."""
@@ -320,6 +260,4 @@ def to_csv(rows: list[dict], indices=None) -> str:
 def pixel_baseline(images, labels, k: int = 20) -> float | None:
     """The same leave-one-out kNN accuracy on raw pixels (ssl_core.eval.baselines.pixel_features): the
     baseline that sits beside every model's figure."""
-    from ssl_core.eval.baselines import pixel_features
-
     return knn_accuracy_loo(pixel_features(images), labels, k)

@@ -1,4 +1,4 @@
-"""PCA of patch features as colours (DINOv2 practice, DESIGN.md section 3).
+"""PCA of patch features as colours (DINOv2 practice: Oquab et al. 2024, sec. 7 and Fig. 1).
 
 1. The first principal component over the patches of one or several images tends to separate the
    foreground from the background. Its sign is arbitrary, so the user can flip it.

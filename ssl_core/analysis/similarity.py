@@ -1,4 +1,4 @@
-"""Prompt-patch similarity (DESIGN.md section 3, the MMC protocol in DINO practice).
+"""Prompt-patch similarity (the MMC paper's zero-shot protocol, in DINO practice).
 
 An image of any size is scaled (aspect kept) so that it holds about as many patches as the model's
 own resolution, rounded to whole patches, optionally padded; a `Frame` records that mapping, so a
@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
+from ssl_core.data import IMAGENET
+from ssl_core.devices import autocast
 from ssl_core.errors import UserError
 
 FEATURES = ("tokens", "keys")
 DEFAULT_THRESHOLD = 0.5  # a cosine similarity; the fixed rule (Otsu adapts to each map)
-IMAGENET = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
 
 
 # ---- geometry: original pixels <-> model input <-> patch grid --------------------------------------
@@ -132,8 +134,6 @@ def check_image(image: np.ndarray, patch: int) -> np.ndarray:
 def model_input(image: np.ndarray, frame: Frame, normalization: dict | None = None) -> torch.Tensor:
     """(H, W, 3) uint8 -> normalised (1, 3, ph, pw) float32, resized (bicubic, antialiased) and padded
     with zeros (the mean colour after normalisation)."""
-    from PIL import Image
-
     norm = normalization or IMAGENET
     img = Image.fromarray(np.asarray(image, dtype=np.uint8))
     if img.size != (frame.rw, frame.rh):
@@ -170,24 +170,8 @@ def grid_features(model, x: torch.Tensor, layer: int = -1, feature: str = "token
     without CLS and registers, or that block's attention keys (all heads concatenated). Differentiable."""
     if feature not in FEATURES:
         raise UserError(f"unknown feature {feature!r}: use tokens or keys")
-    if feature == "tokens" or not hasattr(model, "forward_tokens"):
-        if feature == "keys":
-            raise UserError("attention keys exist only for ViT models: use tokens for a ResNet")
-        return model.features(x, layer)[1]
-    depth = len(model.blocks)
-    if not -depth <= layer < depth:
-        raise UserError(f"layer {layer} does not exist: this ViT has blocks 0..{depth - 1} (-1 is the last)")
-    gh, gw = model.grid_size(*x.shape[-2:])
-    _, extra = model.forward_tokens(x, layer=layer % depth, return_attention=True)
-    k = extra["keys"][:, :, model.num_prefix_tokens:]  # (B, heads, N, d)
-    return k.permute(0, 2, 1, 3).reshape(x.shape[0], gh, gw, -1)
-
-
-def _check_layer(model, layer: int) -> None:
-    if hasattr(model, "blocks"):
-        depth = len(model.blocks)
-        if not -depth <= layer < depth:
-            raise UserError(f"layer {layer} does not exist: this ViT has blocks 0..{depth - 1} (-1 is the last)")
+    item = model.forward_intermediates(x, [layer], keys=feature == "keys")[0]
+    return item["keys"] if feature == "keys" else item["patch"]
 
 
 INTERACTIVE_THREADS = 1
@@ -216,11 +200,9 @@ def extract_patch_features(model, image: np.ndarray, normalization: dict | None 
                            pad: bool = False, threads: int | None = INTERACTIVE_THREADS) -> PatchFeatures:
     """Features of one (H, W, 3) uint8 image, fed at `size` (default: the model's own resolution), on
     `threads` CPU threads (see INTERACTIVE_THREADS)."""
-    from ssl_core.devices import autocast
-
     patch = _model_patch(model)
     image = check_image(image, patch)
-    _check_layer(model, layer)
+    model.check_layer(layer)
     frame = make_frame(image.shape[1], image.shape[0], patch, int(size or model.img_size), pad)
     device = next(model.parameters()).device
     x = model_input(image, frame, normalization).to(device)

@@ -2,6 +2,7 @@
 augmentations that turn them into views on the training device."""
 
 from ssl_core.data.augment import (
+    IMAGENET,
     IMAGENET_MEAN,
     IMAGENET_STD,
     ViewConfig,
@@ -9,12 +10,12 @@ from ssl_core.data.augment import (
     multi_crop,
     normalize,
 )
-from ssl_core.data.imagedata import ImageData
+from ssl_core.data.imagedata import ImageData, TensorData
 from ssl_core.data.images import load_image
 from ssl_core.data.load import builtin_names, load_data
 from ssl_core.data.masking import block_patch_mask, random_patch_mask
 
 __all__ = [
-    "IMAGENET_MEAN", "IMAGENET_STD", "ImageData", "ViewConfig", "augment", "block_patch_mask", "builtin_names",
+    "IMAGENET", "IMAGENET_MEAN", "IMAGENET_STD", "ImageData", "TensorData", "ViewConfig", "augment", "block_patch_mask", "builtin_names",
     "load_data", "load_image", "multi_crop", "normalize", "random_patch_mask",
 ]

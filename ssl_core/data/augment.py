@@ -3,7 +3,8 @@
 Reference libraries augment image by image in PIL on CPU workers. Here a whole batch is cropped,
 resized and flipped by one `affine_grid` + `grid_sample`, and colour jitter, grayscale, blur and
 solarisation are a few batched tensor ops with per-sample parameters. Every random number comes
-from one `torch.rand` call on the given generator, so a step is reproducible from (seed, step).
+from one `torch.rand` call on the given generator, so a step is reproducible from (seed, step); under
+torchrun that call draws the global batch's numbers and keeps this rank's rows (`sharded_rand`).
 """
 
 import math
@@ -12,8 +13,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ssl_core.distributed import sharded_rand
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+IMAGENET = {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}  # as checkpoints store it
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, as PIL and torchvision grayscale
 RGB_TO_YIQ = ((0.299, 0.587, 0.114), (0.596, -0.274, -0.322), (0.211, -0.523, 0.312))
 YIQ_TO_RGB = torch.linalg.inv(torch.tensor(RGB_TO_YIQ, dtype=torch.float64)).float()
@@ -41,7 +45,8 @@ class ViewConfig:
 
 
 def _to_float(images: torch.Tensor) -> torch.Tensor:
-    return images.float().div_(255) if images.dtype == torch.uint8 else images.float()
+    dtype = torch.get_default_dtype()  # float32, or float64 in a run checking exactness (dtype fp64)
+    return images.to(dtype).div_(255) if images.dtype == torch.uint8 else images.to(dtype)
 
 
 def _normalise(x: torch.Tensor, mean, std) -> torch.Tensor:
@@ -106,7 +111,7 @@ def _color_matrix(sat: torch.Tensor, hue: torch.Tensor, gray: torch.Tensor) -> t
     c, s = torch.cos(hue), torch.sin(hue)
     rot = torch.zeros(B, 3, 3, device=dev)
     rot[:, 0, 0], rot[:, 1, 1], rot[:, 1, 2], rot[:, 2, 1], rot[:, 2, 2] = 1, c, -s, s, c
-    m = YIQ_TO_RGB.to(dev) @ rot @ to_yiq @ m
+    m = YIQ_TO_RGB.to(dev, m.dtype) @ rot @ to_yiq @ m
     return torch.where(gray.view(B, 1, 1), grey @ m, m)
 
 
@@ -136,7 +141,7 @@ def augment(images: torch.Tensor, cfg: ViewConfig, generator: torch.Generator | 
     """
     B, _, H, W = images.shape
     dev, S = images.device, cfg.size
-    r = torch.rand(B, 2 * TRIES + 12, generator=generator, device=dev)  # every random number of the call
+    r = sharded_rand(B, 2 * TRIES + 12, generator=generator, device=dev)  # every random number of the call
     u_flip, u_jitter, u_bright, u_contrast, u_sat, u_hue, u_gray, u_blur, u_sigma, u_sol = r[:, 2 * TRIES + 2:].unbind(1)
     x = _to_float(images)
 

@@ -10,6 +10,7 @@ so the negatives a contrastive method compares share one style and style cannot 
 import torch
 
 from ssl_core.data.augment import IMAGENET_MEAN, IMAGENET_STD
+from ssl_core.distributed import gather_inputs, rank_world
 
 
 def low_frequency_mask(h: int, w: int, ratio: float, device=None) -> torch.Tensor:
@@ -28,15 +29,19 @@ def batch_styles_standardization(x: torch.Tensor, ratio: float = 0.1, generator:
         A_i, P_i = |F(x_i)|, angle(F(x_i)) (per channel, fftshift-ed),
         A'_i = M * A_s + (1 - M) * A_i,  x'_i = F^-1(A'_i exp(j P_i)),
     with s one image drawn from the batch (or `source`) and M the centred low-frequency square of
-    area fraction `ratio` (ratio = 1 replaces the whole amplitude).
+    area fraction `ratio` (ratio = 1 replaces the whole amplitude). Under torchrun s is drawn from the
+    global batch, whose images are gathered, so every rank uses the style one process would have used.
     """
     B, _, H, W = x.shape
+    world = rank_world()[1]
     if source is None:
-        source = int(torch.randint(B, (1,), generator=generator, device=x.device).item())
-    f = torch.fft.fftshift(torch.fft.fft2(x.float(), norm="ortho"), dim=(-2, -1))
+        source = int(torch.randint(B * world, (1,), generator=generator, device=x.device).item())
+    style = gather_inputs(x)[source: source + 1] if world > 1 else x[source: source + 1]
+    spectrum = lambda t: torch.fft.fftshift(torch.fft.fft2(t.float(), norm="ortho"), dim=(-2, -1))
+    f = spectrum(x)
     amp, phase = f.abs(), f.angle()
     m = low_frequency_mask(H, W, ratio, x.device)
-    amp = torch.where(m, amp[source: source + 1], amp)
+    amp = torch.where(m, spectrum(style).abs(), amp)
     f = torch.polar(amp, phase)
     out = torch.fft.ifft2(torch.fft.ifftshift(f, dim=(-2, -1)), norm="ortho").real
     return out.clamp(0, 1).to(x.dtype)

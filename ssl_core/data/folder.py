@@ -8,12 +8,13 @@
   (non-zero mask pixel = foreground = 1).
 
 Without split folders, "test" is a fixed ~20% hold-out picked by a hash of each file's path, so it
-never changes when files are added, and "train" is the rest.
+never changes when files are added, and "train" is the rest. "all" is every image (train, then test).
 """
 
 import hashlib
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from PIL import Image
@@ -36,6 +37,11 @@ class Listing:
     class_names: list[str]
     masks: list[str] | None = None
     first: str = ""  # the folder's first image in sorted order (it picks the default size)
+
+    def extend(self, other: "Listing") -> None:
+        self.files += other.files
+        self.labels += other.labels
+        self.masks = None if self.masks is None or other.masks is None else self.masks + other.masks
 
     def take(self, keep: list[int]) -> None:
         self.files = [self.files[i] for i in keep]
@@ -107,10 +113,15 @@ def scan_folder(root: str, split: str) -> Listing:
     if "train" in dirs and test:
         both = [_list(root, p, found) for p in ("train", test)]
         classes = sorted(set(both[0].class_names) | set(both[1].class_names))  # the same ids in both splits
-        listing = _list(root, "train" if split == "train" else test, found, classes or None)
+        parts = [_list(root, p, found, classes or None) for p in
+                 {"train": ["train"], "test": [test], "all": ["train", test]}[split]]
+        listing = parts[0]
+        for extra in parts[1:]:
+            listing.extend(extra)
     else:
         listing = _list(root, "", found)
-        listing.take([i for i, f in enumerate(listing.files) if _held_out(f) == (split == "test")])
+        if split != "all":
+            listing.take([i for i, f in enumerate(listing.files) if _held_out(f) == (split == "test")])
     listing.first = found[0]
     if not listing.files:
         raise UserError(f"the {split} split of {root} holds no images: add some, or use the other split")
@@ -152,3 +163,21 @@ def _decode(ls: Listing, size: int) -> ImageData:
     return ImageData(images=images, labels=torch.tensor([ls.labels[i] for i in kept], dtype=torch.int64),
                      class_names=list(ls.class_names), names=[ls.files[i] for i in kept], masks=masks,
                      skipped=n - len(kept))
+
+
+def pair_by_stem(images_dir, masks_dir) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """[(image, mask)] paired by file stem, and the stems of images without a mask."""
+    images_dir, masks_dir = Path(images_dir).expanduser(), Path(masks_dir).expanduser()
+    for d, what in ((images_dir, "--images"), (masks_dir, "--masks")):
+        if not d.is_dir():
+            raise UserError(f"{what} {d} is not a folder: give the folder that holds the files")
+    masks = {p.stem: p for p in sorted(masks_dir.iterdir()) if p.suffix.lower() in EXTENSIONS}
+    pairs, unmatched = [], []
+    for p in sorted(images_dir.iterdir()):
+        if p.suffix.lower() not in EXTENSIONS:
+            continue
+        (pairs.append((p, masks[p.stem])) if p.stem in masks else unmatched.append(p.stem))
+    if not pairs:
+        raise UserError(f"no image in {images_dir} has a mask of the same file stem in {masks_dir} "
+                        "(horse001.jpg pairs with horse001.png)")
+    return pairs, unmatched

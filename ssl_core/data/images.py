@@ -3,6 +3,7 @@
 import io
 import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -84,6 +85,13 @@ def _reason(e: Exception) -> str:
     return " ".join(str(e).split()) or type(e).__name__
 
 
+def original_size(path) -> tuple[int, int]:
+    """(width, height) of an image file as a viewer shows it (EXIF quarter turns applied), without decoding it."""
+    with Image.open(os.path.expanduser(os.fspath(path))) as img:
+        w, h = img.size
+        return (h, w) if img.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (w, h)
+
+
 def load_image(path_or_bytes, max_side: int = 1024) -> tuple[Image.Image, str | None]:
     """A user's single image (an upload on the Look page) as RGB, with a note if it was changed.
 
@@ -120,3 +128,18 @@ def load_image(path_or_bytes, max_side: int = 1024) -> tuple[Image.Image, str | 
         img.thumbnail((max_side, max_side), Image.LANCZOS)
         note = f"downscaled from {w}x{h} to {img.width}x{img.height}"
     return img, note
+
+
+def read_mask(path, width: int, height: int) -> np.ndarray:
+    """A mask file -> bool (height, width): non-zero pixels (any channel) are foreground."""
+    try:
+        with Image.open(path) as m:
+            a = np.asarray(m)
+    except Exception as e:  # noqa: BLE001 -- PIL raises many types for bad files
+        raise UserError(f"cannot read the mask {Path(path).name} ({type(e).__name__})") from None
+    if a.ndim == 3:
+        a = a[..., :3].max(axis=2) if a.shape[2] >= 3 else a[..., 0]
+    fg = a > 0
+    if fg.shape != (height, width):
+        fg = np.asarray(Image.fromarray(fg.astype(np.uint8)).resize((width, height), Image.NEAREST)) > 0
+    return fg

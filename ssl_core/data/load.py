@@ -3,10 +3,10 @@
 from ssl_core.data.builtin import BUILTINS
 from ssl_core.data.cache import cache_key, cached
 from ssl_core.data.folder import load_folder
-from ssl_core.data.imagedata import ImageData
+from ssl_core.data.imagedata import ImageData, balanced_pick
 from ssl_core.errors import UserError
 
-SPLITS = {"train": "train", "test": "test", "val": "test"}
+SPLITS = {"train": "train", "test": "test", "val": "test", "all": "all"}
 
 
 def builtin_names() -> dict[str, str]:
@@ -35,10 +35,11 @@ def load_data(spec: str, split: str = "train", size: int | None = None, limit: i
     """The `split` of dataset `spec` as uint8 images at `size` px (decoded once, then cached on disk).
 
     `spec` is a built-in name with options (`shapes:n=2000,correlate=color@0.9`, `digits`, `photos`)
-    or an image folder. `limit` keeps a fixed, class-balanced subset of that many images.
+    or an image folder. `split` is train, test (or val) or all: every image, train then test (a folder
+    without split folders is then read whole). `limit` keeps a fixed, class-balanced subset.
     """
     if split not in SPLITS:
-        raise UserError(f"unknown split {split!r}: use train or test")
+        raise UserError(f"unknown split {split!r}: use train, test or all")
     split = SPLITS[split]
     if limit is not None and limit < 1:
         raise UserError(f"limit must be at least 1, not {limit}")
@@ -63,8 +64,13 @@ def load_data(spec: str, split: str = "train", size: int | None = None, limit: i
     size = size or options.pop("size", None) or b.default_size
     options.pop("size", None)
     _check_size(size, b.sizes, name)
-    key = cache_key("builtin", name, sorted(options.items()), split, size, limit)
-    data = cached(key, lambda: b.build(split=split, size=size, limit=limit, **options))
+    if split == "all" and name != "photos":  # the photos' two splits are the same nine pictures
+        both = ImageData.concat([load_data(spec, s, size) for s in ("train", "test")])
+        data = both if limit is None or limit >= len(both) else both.subset(balanced_pick(both.labels, limit))
+    else:
+        split = "train" if split == "all" else split
+        key = cache_key("builtin", name, sorted(options.items()), split, size, limit)
+        data = cached(key, lambda: b.build(split=split, size=size, limit=limit, **options))
     data.source = spec
     return data
 

@@ -4,6 +4,8 @@ import math
 
 import torch
 
+from ssl_core.distributed import sharded, sharded_rand
+
 
 def random_patch_mask(batch: int, grid: tuple[int, int], ratio: float, generator: torch.Generator | None = None,
                       device=None) -> torch.Tensor:
@@ -13,7 +15,7 @@ def random_patch_mask(batch: int, grid: tuple[int, int], ratio: float, generator
     """
     n = grid[0] * grid[1]
     k = round(ratio * n)
-    noise = torch.rand(batch, n, generator=generator, device=device)
+    noise = sharded_rand(batch, n, generator=generator, device=device)  # this rank's rows of the global draw
     mask = torch.zeros(batch, n, dtype=torch.bool, device=device)
     return mask.scatter_(1, noise.argsort(1)[:, :k], True)
 
@@ -27,8 +29,13 @@ def block_patch_mask(batch: int, grid: tuple[int, int], ratio: float, generator:
     min_block up to what is left to mask, aspect ratio log-uniform in `aspect`, random place), and
     a row takes it if it adds at least one new patch without overshooting. Rows still short after
     `max_rounds` (rare, when only slivers remain) are topped up with random single patches, so every
-    row holds exactly the target count, like `random_patch_mask`.
+    row holds exactly the target count, like `random_patch_mask`. Under torchrun the global batch's masks
+    are drawn on every rank (the rounds depend on every row) and each rank keeps its rows.
     """
+    return sharded(lambda b: _block_mask(b, grid, ratio, generator, device, min_block, aspect, max_rounds), batch)
+
+
+def _block_mask(batch, grid, ratio, generator, device, min_block, aspect, max_rounds) -> torch.Tensor:
     gh, gw = grid
     n, target = gh * gw, round(ratio * gh * gw)
     ys = torch.arange(gh, device=device).view(1, gh, 1)

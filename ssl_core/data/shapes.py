@@ -25,6 +25,10 @@ RGB = {"red": (225, 45, 45), "orange": (245, 140, 25), "yellow": (240, 215, 40),
 # Factors the shortcut studies can tie to the label, and the values they can take.
 FACTORS = {"color": COLORS, "size": tuple(SIZES), "texture": TEXTURES, "background": BACKGROUNDS}
 SPLITS = {"train": 0, "test": 1}
+# Where the main object sits, on a 3 x 3 grid of the image, and how many objects a scene holds.
+POSITIONS = tuple(f"{r}-{c}" for r in ("top", "middle", "bottom") for c in ("left", "centre", "right"))
+# Every factor a probe or a dictionary can be scored against, with its vocabulary (codes index these).
+VOCAB = {"shape": SHAPES, **FACTORS, "position": POSITIONS, "objects": tuple(str(i) for i in range(1, 9))}
 SUPERSAMPLE = 2
 TEXTURE_FREQ = 2.0  # texture cells per unit of object radius
 REACH = 1.45  # every shape lies within this many radii of its centre
@@ -34,6 +38,23 @@ def tied_value(factor: str, label: int) -> str:
     """The value of `factor` tied to `label` by `correlate` (a fixed map: values[label % len(values)])."""
     values = FACTORS[factor]
     return values[label % len(values)]
+
+
+def position_name(x: float, y: float) -> str:
+    """The cell of a 3 x 3 grid that holds the normalised point (x, y) (x to the right, y down)."""
+    row, col = min(2, int(y * 3)), min(2, int(x * 3))
+    return POSITIONS[3 * row + col]
+
+
+def factor_codes(factors: list[list[dict]]) -> dict[str, np.ndarray]:
+    """Integer codes (N,) of every factor in VOCAB for scenes' factor lists (main object first)."""
+    values = {
+        "shape": [f[0]["shape"] for f in factors],
+        **{name: [f[0][name] for f in factors] for name in FACTORS},
+        "position": [position_name(f[0]["x"], f[0]["y"]) for f in factors],
+        "objects": [str(len(f)) for f in factors],
+    }
+    return {name: np.array([VOCAB[name].index(v) for v in vals], np.int64) for name, vals in values.items()}
 
 
 def parse_correlate(correlate) -> dict[str, float]:

@@ -35,7 +35,7 @@ def color_position_descriptors(images_uint8, patch: int) -> torch.Tensor:
     whole patch are dropped, as in a ViT patch embedding. The centre of patch (i, j) is
     ((j + 0.5) * patch / W, (i + 0.5) * patch / H) in the image's own pixel frame, so a click at
     pixel (x, y) sits in the patch whose centre is nearest (x / W, y / H). This is the plain
-    colour-and-position baseline for patch similarity (DESIGN.md sections 3 and 5).
+    colour-and-position baseline for patch similarity (the MMC paper's protocol, as `segment-eval` runs it).
     """
     x = _checks.images_uint8(images_uint8)
     n, _, h, w = x.shape

@@ -31,27 +31,34 @@ def _check(train_feats, train_labels, test_feats, ks: tuple, temperature, chunk)
     return train, labels, test
 
 
-def _topk(train, test, k: int, chunk: int):
-    """Cosine similarities and indices of the k most similar train rows, chunked over test rows.
+def cosine_topk(queries: torch.Tensor, bank: torch.Tensor, k: int, chunk: int = 1024, self_offset: int | None = None,
+                self_value: float = float("-inf")) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cosine similarities and indices (M, k) of the k bank rows most similar to each query, most similar
+    first: the one chunked cosine top-k (kNN, the UMAP graph, neighbours on the map).
 
-    Memory is chunk x N_train floats at a time (1024 x 50,000 is 200 MB). Computed on the device
-    of the train bank.
+    Memory is chunk x N_bank floats at a time (1024 x 50,000 is 200 MB), on the bank's device. With
+    `self_offset`, query i is bank row self_offset + i, and that entry's similarity is set to `self_value`
+    (-inf leaves the point out of its own neighbours; 2 puts it first).
     """
-    train = F.normalize(train, dim=1)
+    bank = F.normalize(bank.float(), dim=1)
     sims, idx = [], []
-    for start in range(0, test.shape[0], chunk):
-        q = F.normalize(test[start:start + chunk].to(train.device), dim=1)
-        s, i = (q @ train.T).topk(k, dim=1)  # sorted, most similar first
-        sims.append(s)
-        idx.append(i)
+    for start in range(0, queries.shape[0], chunk):
+        q = F.normalize(queries[start:start + chunk].float().to(bank.device), dim=1)
+        s = q @ bank.T
+        if self_offset is not None:
+            rows = torch.arange(s.shape[0], device=s.device)
+            s[rows, rows + self_offset + start] = self_value
+        top_s, top_i = s.topk(k, dim=1)
+        sims.append(top_s)
+        idx.append(top_i)
     return torch.cat(sims), torch.cat(idx)
 
 
-def _vote(sims, neighbour_labels, temperature: float, num_classes: int) -> torch.Tensor:
+def vote(sims, neighbour_labels, temperature: float, num_classes: int) -> torch.Tensor:
     """Argmax over classes of sum exp(s / T) (Wu et al. 2018). Shifting s by its row maximum
     before exp leaves the argmax unchanged and keeps exp finite for small T."""
     w = ((sims - sims[:, :1]) / temperature).exp()
-    votes = torch.zeros(sims.shape[0], num_classes, device=sims.device)
+    votes = torch.zeros(sims.shape[0], num_classes, device=sims.device, dtype=sims.dtype)
     votes.scatter_add_(1, neighbour_labels, w)
     return votes.argmax(dim=1)
 
@@ -68,8 +75,8 @@ def knn_predict(train_feats, train_labels, test_feats, k: int = 200, temperature
     train, labels, test = _check(train_feats, train_labels, test_feats, (k,), temperature, chunk)
     labels = labels.to(train.device)
     num_classes = _num_classes(labels, num_classes)
-    sims, idx = _topk(train, test, min(k, train.shape[0]), chunk)
-    return _vote(sims, labels[idx], temperature, num_classes)
+    sims, idx = cosine_topk(test, train, min(k, train.shape[0]), chunk)
+    return vote(sims, labels[idx], temperature, num_classes)
 
 
 def knn_accuracy(train_feats, train_labels, test_feats, test_labels, ks=(20, 200),
@@ -85,12 +92,12 @@ def knn_accuracy(train_feats, train_labels, test_feats, test_labels, ks=(20, 200
     labels, test_labels = labels.to(train.device), test_labels.to(train.device)
     num_classes = max(int(labels.max()), int(test_labels.max())) + 1
     kmax = min(max(ks), train.shape[0])
-    sims, idx = _topk(train, test, kmax, 1024)
+    sims, idx = cosine_topk(test, train, kmax)
     neighbour_labels = labels[idx]
     out = {}
     for k in ks:
         kk = min(k, kmax)
-        pred = _vote(sims[:, :kk], neighbour_labels[:, :kk], temperature, num_classes)
+        pred = vote(sims[:, :kk], neighbour_labels[:, :kk], temperature, num_classes)
         out[k] = (pred == test_labels).float().mean().item()
     return out
 

@@ -1,5 +1,6 @@
 import torch
 
+from ssl_core.distributed import gather
 from ssl_core.losses._precision import full_precision
 
 
@@ -27,7 +28,7 @@ def cross_correlation(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
 
 
 @full_precision
-def barlow_twins(z1: torch.Tensor, z2: torch.Tensor, lambd: float = 5e-3) -> torch.Tensor:
+def barlow_twins(z1: torch.Tensor, z2: torch.Tensor, lambd: float = 5e-3, gather_distributed: bool = False) -> torch.Tensor:
     """Barlow Twins' redundancy-reduction loss (Zbontar et al., ICML 2021, eq. 1-2).
 
         C_ij = sum_b zA_bi zB_bj / N, with zA, zB standardised along the batch
@@ -35,8 +36,11 @@ def barlow_twins(z1: torch.Tensor, z2: torch.Tensor, lambd: float = 5e-3) -> tor
         L_BT = sum_i (1 - C_ii)^2 + lambda * sum_i sum_{j != i} C_ij^2.
 
     The first term makes the embedding invariant to the augmentations, the second decorrelates its
-    dimensions (redundancy reduction). The paper's lambda is 5e-3.
+    dimensions (redundancy reduction). The paper's lambda is 5e-3. With `gather_distributed` the
+    correlation covers the global batch (every rank's embeddings, gathered with their gradients).
     """
+    if gather_distributed:
+        z1, z2 = gather(z1), gather(z2)
     c = cross_correlation(z1, z2)
     on_diag = (torch.diagonal(c) - 1).pow(2).sum()
     off_diag = off_diagonal(c).pow(2).sum()

@@ -1,5 +1,6 @@
 import torch
 
+from ssl_core.distributed import gather
 from ssl_core.losses._precision import full_precision
 
 
@@ -10,7 +11,7 @@ def _standardize_unbiased(z: torch.Tensor) -> torch.Tensor:
 
 @full_precision
 def mixed_barlow_twins_reg(z1: torch.Tensor, z2: torch.Tensor, zm: torch.Tensor, perm: torch.Tensor, alpha: float,
-                           lambd: float = 1 / 128, reg_weight: float = 4.0) -> torch.Tensor:
+                           lambd: float = 1 / 128, reg_weight: float = 4.0, gather_distributed: bool = False) -> torch.Tensor:
     """The mixup regulariser of Mixed Barlow Twins (Bandara, Patel et al., "Guarding Barlow Twins Against
     Overfitting with Mixed Samples", 2023, eq. 5-7; official code wgcban/mix-bt).
 
@@ -21,8 +22,11 @@ def mixed_barlow_twins_reg(z1: torch.Tensor, z2: torch.Tensor, zm: torch.Tensor,
         C(zm, z2) ~ alpha C(z1, z2) + (1 - alpha) C(z2[perm], z2),
     and the regulariser is
         L_reg = reg_weight * lambda_BT * (||C(zm, z1) - target_1||_F^2 + ||C(zm, z2) - target_2||_F^2).
-    Defaults: the paper's CIFAR setting (lambda_BT = 1/128, reg_weight = 4).
+    Defaults: the paper's CIFAR setting (lambda_BT = 1/128, reg_weight = 4). With `gather_distributed`
+    the three embeddings are the global batch's (gathered with their gradients) and `perm` permutes it.
     """
+    if gather_distributed:
+        z1, z2, zm = gather(z1), gather(z2), gather(zm)
     n = z1.shape[0]
     a, b, m = _standardize_unbiased(z1), _standardize_unbiased(z2), _standardize_unbiased(zm)
     bp = b[perm]

@@ -1,10 +1,12 @@
-"""The method registry: name -> class. Adding a method is one file and one line here."""
+"""The method registry: name -> class, for everything the trainer trains (kind "ssl", "classifier", "sae").
+Adding a method is one file and one line here."""
 
 from ssl_core.errors import UserError
 from ssl_core.methods.barlow_twins import BarlowTwins, MixedBarlowTwins
-from ssl_core.methods.base import COMMON_PARAMS, Method
+from ssl_core.methods.base import Method
 from ssl_core.methods.base import method_params as _params
 from ssl_core.methods.byol import BYOL
+from ssl_core.methods.classifier import Classifier
 from ssl_core.methods.dino import DINO
 from ssl_core.methods.ijepa import IJEPA
 from ssl_core.methods.mae import MAE
@@ -14,9 +16,10 @@ from ssl_core.methods.rotnet import RotNet
 from ssl_core.methods.simclr import SimCLR
 from ssl_core.methods.sit import SiT
 from ssl_core.methods.vicreg import VICReg
+from ssl_core.sae.task import SAETask
 
 METHODS: dict[str, type[Method]] = {m.name: m for m in (
-    SimCLR, MoCoV3, BYOL, BarlowTwins, MixedBarlowTwins, VICReg, DINO, MAE, IJEPA, RotNet, SiT, MMC)}
+    SimCLR, MoCoV3, BYOL, BarlowTwins, MixedBarlowTwins, VICReg, DINO, MAE, IJEPA, RotNet, SiT, MMC, Classifier, SAETask)}
 
 
 def get_method(name: str) -> type[Method]:
@@ -31,17 +34,5 @@ def method_params(name: str) -> list[tuple[str, object, str]]:
 
 
 def build_method(name: str, backbone, args: dict | None = None) -> Method:
-    cls = get_method(name)
-    args = dict(args or {})
-    known = {p for p, _, _ in _params(cls)}
-    unknown = set(args) - known
-    if unknown:
-        raise UserError(f"{name} has no parameter {', '.join(sorted(unknown))}: its parameters are "
-                        f"{', '.join(sorted(known))}")
-    if cls.needs_vit and backbone.arch["name"] != "vit":
-        raise UserError(f"{name} masks patches and needs a ViT backbone: use --backbone vit")
-    common = {k: args.pop(k) for k in list(args) if k in COMMON_PARAMS}
-    method = cls(backbone, **args)
-    for k, v in common.items():
-        setattr(method, k, v)
-    return method
+    """The method `name` on `backbone`, its hyper-parameters checked (see `Method.create`)."""
+    return get_method(name).create(backbone, args)

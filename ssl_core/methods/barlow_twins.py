@@ -3,7 +3,8 @@
 import torch
 
 from ssl_core.losses import barlow_twins, mixed_barlow_twins_reg
-from ssl_core.methods.base import Method
+from ssl_core.distributed import gather_inputs, rank_world, sharded_randperm
+from ssl_core.methods.base import AT_LEAST_ONE, Method, NON_NEGATIVE, StepOutput
 from ssl_core.models.heads import mlp
 
 
@@ -17,6 +18,7 @@ class BarlowTwins(Method):
         "proj_hidden": "Width of the projector's hidden layers.",
         "proj_dim": "Size of the embedding whose cross-correlation matrix the loss shapes.",
     }
+    param_checks = {"lambd": NON_NEGATIVE, "proj_hidden": AT_LEAST_ONE, "proj_dim": AT_LEAST_ONE, "reg_weight": NON_NEGATIVE}
 
     def __init__(self, backbone, lambd: float = 5e-3, proj_hidden: int = 512, proj_dim: int = 512):
         super().__init__(backbone)
@@ -25,12 +27,11 @@ class BarlowTwins(Method):
 
     def embed_views(self, images, generator):
         x1, x2 = (self.augment(images, v, generator) for v in self.views.values())
-        h = self.backbone(torch.cat([x1, x2]))
-        return x1, x2, h, self.projector(h).chunk(2)
+        return x1, x2, self.projector(self.backbone(torch.cat([x1, x2]))).chunk(2)
 
-    def training_step(self, images, generator):
-        _, _, h, (z1, z2) = self.embed_views(images, generator)
-        return barlow_twins(z1, z2, self.lambd), {}, z1
+    def forward(self, batch, generator):
+        _, _, (z1, z2) = self.embed_views(batch["images"], generator)
+        return StepOutput(barlow_twins(z1, z2, self.lambd, gather_distributed=True), {}, z1)
 
 
 class MixedBarlowTwins(BarlowTwins):
@@ -47,12 +48,15 @@ class MixedBarlowTwins(BarlowTwins):
         super().__init__(backbone, lambd, proj_hidden, proj_dim)
         self.reg_weight = reg_weight
 
-    def training_step(self, images, generator):
-        x1, x2, h, (z1, z2) = self.embed_views(images, generator)
+    def forward(self, batch, generator):
+        images = batch["images"]
+        x1, x2, (z1, z2) = self.embed_views(images, generator)
         B, dev = len(images), images.device
         alpha = float(torch.rand((), generator=generator, device=dev))  # Beta(1, 1) is uniform
-        perm = torch.randperm(B, generator=generator, device=dev)
-        zm = self.projector(self.backbone(alpha * x1 + (1 - alpha) * x2[perm]))
-        bt = barlow_twins(z1, z2, self.lambd)
-        reg = mixed_barlow_twins_reg(z1, z2, zm, perm, alpha, self.lambd, self.reg_weight)
-        return bt + reg, {"bt_loss": bt.item(), "mix_reg": reg.item()}, h[:B]
+        perm = sharded_randperm(B, generator=generator, device=dev)  # over the global batch under torchrun
+        rank = rank_world()[0]
+        mixed_with = gather_inputs(x2)[perm[rank * B:(rank + 1) * B]]
+        zm = self.projector(self.backbone(alpha * x1 + (1 - alpha) * mixed_with))
+        bt = barlow_twins(z1, z2, self.lambd, gather_distributed=True)
+        reg = mixed_barlow_twins_reg(z1, z2, zm, perm, alpha, self.lambd, self.reg_weight, gather_distributed=True)
+        return StepOutput(bt + reg, {"bt_loss": bt.item(), "mix_reg": reg.item()}, z1)

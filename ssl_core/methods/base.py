@@ -1,10 +1,12 @@
-"""The one protocol every SSL method follows.
+"""The one protocol every trainable thing follows: SSL methods, classifiers and sparse autoencoders.
 
-A method is an `nn.Module` that owns a backbone and its training-only heads. The trainer calls
-`training_step(images, generator)` on a uint8 batch already on the device (the method draws its own
-augmented views, batched), back-propagates the returned loss, steps the optimiser, then calls
-`after_step(progress)` (EMA teachers update there). `eval_backbone` is the network whose features
-are evaluated and exported; `backbone_prefix` names it inside `state_dict()`.
+A method is an `nn.Module` that owns a backbone and its training-only heads. The trainer calls the
+module itself, `method(batch, generator)` (so DistributedDataParallel can wrap it), on a batch dict
+already on the device (`ssl_core.data.imagedata`: `images` uint8, `labels`, `index`, ...; the method
+draws its own augmented views, batched), and gets a `StepOutput`. It back-propagates the loss, steps the
+optimiser, then calls `after_step(progress)` (EMA teachers update there). `eval_backbone` is the network
+whose features are evaluated and exported; `backbone_prefix` names it inside `state_dict()`, and `pool`
+says how its features become one embedding ("cls", or "mean" of the patch tokens).
 
 Methods draw their views through `self.augment` / `self.multi_crop`, so options every method shares
 (Batch Styles Standardization, `bss`) live here once; `build_method` sets them from the method args.
@@ -13,12 +15,20 @@ Methods draw their views through `self.augment` / `self.multi_crop`, so options 
 import copy
 import inspect
 import math
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
 
 from ssl_core.data import ViewConfig, augment, multi_crop
 from ssl_core.data.bss import bss_normalized
+from ssl_core.errors import UserError
+from ssl_core.models import build_backbone, parse_backbone
+
+POSITIVE = (lambda v: v > 0, "must be positive")
+FRACTION = (lambda v: 0 <= v <= 1, "must be in [0, 1]")
+NON_NEGATIVE = (lambda v: v >= 0, "must be zero or more")
+AT_LEAST_ONE = (lambda v: v >= 1, "must be at least 1")
 
 # Options every method takes (set as attributes by `build_method`): name -> (default, one sentence).
 COMMON_PARAMS = {
@@ -37,11 +47,25 @@ def byol_views(size: int) -> dict[str, ViewConfig]:
             "view 2": ViewConfig(size=size, blur_p=0.1 if blur else 0.0, solarize_p=0.2, **common)}
 
 
+@dataclass
+class StepOutput:
+    """What a training step returns: the loss to back-propagate, floats to log, and the embedding (B, D)
+    the collapse indicators watch. One convention for every method: the output the loss constrains (the
+    projection, where the method has one), so the collapse lessons compare like with like."""
+
+    loss: torch.Tensor
+    logs: dict[str, float] = field(default_factory=dict)
+    embedding: torch.Tensor | None = None
+
+
 class Method(nn.Module):
     name = ""
+    kind = "ssl"  # the kind of run it makes: "ssl", "classifier" or "sae"
+    pool = "cls"  # how the evaluated backbone's features pool into one embedding
     description = ""  # one line for `methods` and the Train page
     paper = ""
     param_docs: dict[str, str] = {}  # constructor argument -> one sentence
+    param_checks: dict = {}  # constructor argument -> (predicate, "must be ..." sentence)
     masking = None  # None, "random" or "block": which patch masks the method trains with
     mask_ratio = 0.0
     needs_vit = False
@@ -61,11 +85,8 @@ class Method(nn.Module):
         """Every view in `self.views`, drawn and stacked along the batch, for one backbone pass over all."""
         return torch.cat([self.augment(images, v, generator) for v in self.views.values()])
 
-    def training_step(self, images: torch.Tensor, generator: torch.Generator):
-        """uint8 (B, 3, H, W) -> (loss, logs: dict of floats, embedding (B, D) for the collapse indicators).
-
-        The embedding is the output the loss constrains (the projection, where the method has one): that
-        is where collapse shows first, and what the collapse lessons watch."""
+    def forward(self, batch: dict, generator: torch.Generator) -> StepOutput:
+        """One training step's loss on a batch (see the module docstring)."""
         raise NotImplementedError
 
     def augment(self, images: torch.Tensor, view: ViewConfig, generator: torch.Generator) -> torch.Tensor:
@@ -89,6 +110,44 @@ class Method(nn.Module):
     def backbone_prefix(self) -> str:
         return "backbone."
 
+    @classmethod
+    def create(cls, backbone, args: dict | None = None) -> "Method":
+        """The method on `backbone` with hyper-parameters `args`, each checked (name, type, range) first."""
+        args = dict(args or {})
+        params = {name: (default, doc) for name, default, doc in method_params(cls)}
+        unknown = set(args) - set(params)
+        if unknown:
+            raise UserError(f"{cls.name} has no parameter {', '.join(sorted(unknown))}: its parameters are "
+                            f"{', '.join(sorted(params))}")
+        hints = {**{k: type(v) for k, (v, _) in params.items() if v is not None},
+                 **{k: p.annotation for k, p in inspect.signature(cls.__init__).parameters.items()
+                    if p.annotation is not inspect.Parameter.empty}}
+        for name, value in args.items():
+            _check_param(cls.name, name, value, hints.get(name))
+            check = cls.param_checks.get(name)
+            if check and value is not None and not check[0](value):
+                raise UserError(f"{cls.name}: {name} = {value!r} {check[1]}")
+        if cls.needs_vit and backbone.arch["name"] != "vit":
+            raise UserError(f"{cls.name} masks patches and needs a ViT backbone: use --backbone vit")
+        common = {k: args.pop(k) for k in list(args) if k in COMMON_PARAMS}
+        method = cls(backbone, **args)
+        for k, v in common.items():
+            setattr(method, k, v)
+        return method
+
+    @classmethod
+    def build(cls, cfg, data, args: dict | None = None) -> "Method":
+        """The method a TrainConfig asks for, with a backbone sized for `data` (images: their side; vectors:
+        their width)."""
+        vectors = "inputs" in getattr(data, "tensors", {})
+        arch = parse_backbone(cfg.backbone, getattr(data, "size", 0), data.tensors["inputs"].shape[1] if vectors else None)
+        return cls.create(build_backbone(arch), cfg.method_args if args is None else args)
+
+    def checkpoint_meta(self) -> dict:
+        """What a checkpoint of this method says about itself, so any page can rebuild what it evaluates."""
+        return {"kind": self.kind, "arch": self.eval_backbone.arch, "backbone_prefix": self.backbone_prefix,
+                "pool": self.pool}
+
 
 def ema_momentum(base: float, progress: float) -> float:
     """Cosine schedule of the teacher momentum from `base` to 1 (BYOL, Grill et al. 2020, sec. 3.2)."""
@@ -97,11 +156,10 @@ def ema_momentum(base: float, progress: float) -> float:
 
 @torch.no_grad()
 def ema_update(teacher: nn.Module, student: nn.Module, momentum: float) -> None:
-    """teacher <- m * teacher + (1 - m) * student, parameter by parameter (buffers are copied)."""
-    for t, s in zip(teacher.parameters(), student.parameters()):
+    """teacher <- m * teacher + (1 - m) * student, parameter by parameter. Buffers (BatchNorm statistics)
+    are the teacher's own, kept by its own forward passes, as in MoCo v3's, BYOL's and DINO's code."""
+    for t, s in zip(teacher.parameters(), student.parameters(), strict=True):
         t.mul_(momentum).add_(s.detach(), alpha=1 - momentum)
-    for t, s in zip(teacher.buffers(), student.buffers()):
-        t.copy_(s)
 
 
 def frozen_copy(module: nn.Module) -> nn.Module:
@@ -118,3 +176,19 @@ def method_params(cls) -> list[tuple[str, object, str]]:
     own = [(p.name, p.default, cls.param_docs.get(p.name, "")) for p in sig.parameters.values()
            if p.name not in ("self", "backbone") and p.default is not inspect.Parameter.empty]
     return own + [(name, default, doc) for name, (default, doc) in COMMON_PARAMS.items()]
+
+
+def _check_param(method: str, name: str, value, hint) -> None:
+    """A one-line UserError unless `value` fits the parameter's type (a number where a number belongs)."""
+    allowed = getattr(hint, "__args__", (hint,)) if hint is not None else ()
+    if value is None and (type(None) in allowed or not allowed):
+        return
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    fits = {bool: isinstance(value, bool), int: number and float(value).is_integer(), float: number,
+            str: isinstance(value, str)}
+    if allowed and not any(fits.get(t, True) for t in allowed if t is not type(None)):
+        what = " or ".join({bool: "true/false", int: "a whole number", float: "a number", str: "text"}.get(t, str(t))
+                           for t in allowed if t is not type(None))
+        raise UserError(f"{method}: {name} must be {what}, not {value!r}")
+    if number and not math.isfinite(value):
+        raise UserError(f"{method}: {name} must be a finite number, not {value}")

@@ -3,7 +3,7 @@
 import torch
 
 from ssl_core.losses import byol_loss
-from ssl_core.methods.base import Method, ema_momentum, ema_update, frozen_copy
+from ssl_core.methods.base import AT_LEAST_ONE, FRACTION, Method, StepOutput, ema_momentum, ema_update, frozen_copy
 from ssl_core.models.heads import mlp
 
 
@@ -20,6 +20,7 @@ class BYOL(Method):
         "ema": "Keep a slowly moving target network; off, the target is the online network itself "
                "(stop-gradient only), and without the predictor BYOL collapses.",
     }
+    param_checks = {"proj_hidden": AT_LEAST_ONE, "proj_dim": AT_LEAST_ONE, "momentum": FRACTION}
 
     def __init__(self, backbone, proj_hidden: int = 512, proj_dim: int = 128, momentum: float = 0.99,
                  predictor: bool = True, ema: bool = True):
@@ -30,8 +31,8 @@ class BYOL(Method):
         if ema:
             self.target_backbone, self.target_projector = frozen_copy(backbone), frozen_copy(self.projector)
 
-    def training_step(self, images, generator):
-        x = self.stacked_views(images, generator)
+    def forward(self, batch, generator):
+        x = self.stacked_views(batch["images"], generator)
         h = self.backbone(x)
         z = self.projector(h)
         p1, p2 = (self.predictor(z) if self.predictor is not None else z).chunk(2)
@@ -41,7 +42,7 @@ class BYOL(Method):
             else:
                 t1, t2 = z.detach().chunk(2)  # stop-gradient on the online network itself
         loss = byol_loss(p1, t2) + byol_loss(p2, t1)
-        return loss, {}, z[: len(images)]
+        return StepOutput(loss, {}, z.chunk(2)[0])
 
     def after_step(self, progress):
         if self.use_ema:

@@ -4,7 +4,7 @@ import torch
 
 from ssl_core.data import ViewConfig
 from ssl_core.losses.dino import dino_loss, update_center
-from ssl_core.methods.base import Method, ema_momentum, ema_update, frozen_copy
+from ssl_core.methods.base import AT_LEAST_ONE, FRACTION, Method, NON_NEGATIVE, POSITIVE, StepOutput, ema_momentum, ema_update, frozen_copy
 from ssl_core.models.heads import DINOHead
 
 
@@ -27,6 +27,7 @@ class DINO(Method):
         "n_local": "Number of small local crops the student sees besides the two global crops.",
         "center": "Subtract the running centre from teacher outputs; switch off to see collapse.",
     }
+    param_checks = {"out_dim": AT_LEAST_ONE, "student_temp": POSITIVE, "teacher_temp": POSITIVE, "center_momentum": FRACTION, "momentum": FRACTION, "n_local": NON_NEGATIVE}
 
     def __init__(self, backbone, out_dim: int = 4096, student_temp: float = 0.1, teacher_temp: float = 0.04,
                  center_momentum: float = 0.9, momentum: float = 0.996, n_local: int = 6, center: bool = True):
@@ -51,10 +52,10 @@ class DINO(Method):
                                 **common),
         }
 
-    def training_step(self, images, generator):
+    def forward(self, batch, generator):
         v = self.views
-        crops = self.multi_crop(images, [v["global 1"], v["global 2"]], v["local"], n_local=self.n_local,
-                           generator=generator)
+        crops = self.multi_crop(batch["images"], [v["global 1"], v["global 2"]], v["local"], n_local=self.n_local,
+                                generator=generator)
         with torch.no_grad():
             t_emb = self.teacher_backbone(torch.cat(crops[:2]))
             teacher_out = self.teacher_head(t_emb).chunk(2)
@@ -68,7 +69,7 @@ class DINO(Method):
         update_center(self.center, teacher_out, self.center_momentum)
         t_probs = torch.softmax((teacher_out[0].float() - center) / self.teacher_temp, dim=-1)
         entropy = -(t_probs * torch.log(t_probs + 1e-12)).sum(-1).mean()
-        return loss, {"teacher_entropy": entropy.item()}, t_emb[: len(images)]
+        return StepOutput(loss, {"teacher_entropy": entropy.item()}, student_out[0])
 
     def after_step(self, progress):
         m = ema_momentum(self.base_momentum, progress)

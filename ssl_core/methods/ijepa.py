@@ -8,7 +8,8 @@ from torch import nn
 
 from ssl_core.data import ViewConfig
 from ssl_core.losses import ijepa_loss
-from ssl_core.methods.base import Method, ema_momentum, ema_update, frozen_copy
+from ssl_core.distributed import sharded
+from ssl_core.methods.base import AT_LEAST_ONE, FRACTION, Method, StepOutput, ema_momentum, ema_update, frozen_copy
 from ssl_core.models.vit import Block
 
 
@@ -67,9 +68,11 @@ class IJEPA(Method):
         "momentum": "Starting EMA momentum of the target encoder; it follows a cosine schedule to 1.",
         "loss": "smooth_l1 (the official code) or mse (the paper's squared distance).",
     }
+    param_checks = {"n_targets": AT_LEAST_ONE, "target_scale": (lambda v: 0 < v < 0.5, "must be between 0 and 0.5"), "pred_dim": AT_LEAST_ONE, "pred_depth": AT_LEAST_ONE, "momentum": FRACTION, "loss": (lambda v: v in ("smooth_l1", "mse"), "must be smooth_l1 or mse")}
     masking = "block"
     mask_ratio = 0.6
     needs_vit = True
+    pool = "mean"  # the loss never trains the CLS token; the paper evaluates mean-pooled patch tokens
 
     def __init__(self, backbone, n_targets: int = 4, target_scale: float = 0.2, pred_dim: int = 96,
                  pred_depth: int = 2, momentum: float = 0.996, loss: str = "smooth_l1"):
@@ -111,12 +114,14 @@ class IJEPA(Method):
         y = self.predictor_proj(self.predictor_norm(y[:, -Kt:]))
         return y.reshape(B, M, Kt, -1)
 
-    def training_step(self, images, generator):
-        x = self.augment(images, self.view, generator)
+    def forward(self, batch, generator):
+        x = self.augment(batch["images"], self.view, generator)
         B, p = x.shape[0], self.backbone.patch_size
         grid = (x.shape[2] // p, x.shape[3] // p)
-        ctx_idx, tgt_idx = ijepa_masks(B, grid, self.n_targets, (0.75 * self.target_scale, self.target_scale),
-                                       generator=generator, device=x.device)
+        scales = (0.75 * self.target_scale, self.target_scale)
+        # The sizes are drawn per batch: under torchrun every rank draws the global batch's masks.
+        ctx_idx, tgt_idx = sharded(lambda b: ijepa_masks(b, grid, self.n_targets, scales, generator=generator,
+                                                         device=x.device), B)
         prefix = self.backbone.num_prefix_tokens
         with torch.no_grad():
             t_tokens = self.target_encoder.forward_tokens(x)
@@ -126,7 +131,7 @@ class IJEPA(Method):
         context = self.backbone.forward_tokens(x, keep=ctx_idx)[:, prefix:]
         pred = self.predict(context, ctx_idx, tgt_idx)
         loss = ijepa_loss(pred.reshape(B, M * Kt, -1), target, self.loss_kind)
-        return loss, {}, t_tokens[:, 0]
+        return StepOutput(loss, {}, pred.mean(dim=(1, 2)))
 
     def after_step(self, progress):
         ema_update(self.target_encoder, self.backbone, ema_momentum(self.base_momentum, progress))

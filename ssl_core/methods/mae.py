@@ -5,7 +5,7 @@ import torch.nn as nn
 
 from ssl_core.data import ViewConfig, random_patch_mask
 from ssl_core.losses.mae import mae_loss, patchify
-from ssl_core.methods.base import Method
+from ssl_core.methods.base import AT_LEAST_ONE, Method, StepOutput
 from ssl_core.models.vit import Block
 
 
@@ -19,6 +19,7 @@ class MAE(Method):
         "decoder_depth": "Number of transformer blocks in the decoder.",
         "norm_pix": "Reconstruct each patch normalised by its own mean and variance (the paper's better target).",
     }
+    param_checks = {"mask_ratio": (lambda v: 0 < v < 1, "must be between 0 and 1"), "decoder_dim": AT_LEAST_ONE, "decoder_depth": AT_LEAST_ONE}
     masking = "random"
     mask_ratio = 0.75
     needs_vit = True
@@ -42,8 +43,8 @@ class MAE(Method):
     def view_configs(cls, size):
         return {"view": ViewConfig(size=size, scale=(0.2, 1.0), jitter_p=0.0, gray_p=0.0)}
 
-    def training_step(self, images, generator):
-        x = self.augment(images, self.view, generator)
+    def forward(self, batch, generator):
+        x = self.augment(batch["images"], self.view, generator)
         B, p = x.shape[0], self.backbone.patch_size
         gh, gw = x.shape[2] // p, x.shape[3] // p
         mask = random_patch_mask(B, (gh, gw), self.mask_ratio, generator=generator, device=x.device)
@@ -52,7 +53,8 @@ class MAE(Method):
         latent = self.backbone.forward_tokens(x, keep=keep)
         pred = self.decode(latent, keep, gh * gw)
         loss = mae_loss(pred, patchify(x, p), mask, self.norm_pix)
-        return loss, {}, latent[:, 0]
+        # No projection: the collapse indicators watch the encoding the decoder reads (its visible tokens).
+        return StepOutput(loss, {}, latent[:, self.backbone.num_prefix_tokens:].mean(1))
 
     def decode(self, latent, keep, n_patches):
         """Scatter the encoded visible tokens back on the grid, fill the rest with the mask token, decode."""

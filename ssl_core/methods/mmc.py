@@ -6,7 +6,7 @@ import torch
 from ssl_core.data import ViewConfig
 from ssl_core.losses import dino_loss, infonce, masked_l1
 from ssl_core.losses.dino import update_center
-from ssl_core.methods.base import Method, ema_momentum, ema_update, frozen_copy
+from ssl_core.methods.base import AT_LEAST_ONE, FRACTION, Method, NON_NEGATIVE, POSITIVE, StepOutput, ema_momentum, ema_update, frozen_copy
 from ssl_core.methods.dino import local_crop_size
 from ssl_core.methods.sit import gmml_corrupt, unpatchify
 from ssl_core.models.heads import DINOHead, mlp
@@ -40,6 +40,7 @@ class MMC(Method):
         "distill_weight": "Weight of the self-distillation term.",
         "contrast_weight": "Weight of the global contrastive term.",
     }
+    param_checks = {"corrupt_ratio": (lambda v: 0 < v < 1, "must be between 0 and 1"), "out_dim": AT_LEAST_ONE, "n_local": NON_NEGATIVE, "student_temp": POSITIVE, "teacher_temp": POSITIVE, "temperature": POSITIVE, "momentum": FRACTION, "recon_weight": NON_NEGATIVE, "distill_weight": NON_NEGATIVE, "contrast_weight": NON_NEGATIVE}
     masking = "block"
     mask_ratio = 0.5
     needs_vit = True
@@ -67,9 +68,9 @@ class MMC(Method):
         return {"global": ViewConfig(size=size, scale=(0.4, 1.0), **common),
                 "local": ViewConfig(size=local_crop_size(size, patch), scale=(0.05, 0.4), **common)}
 
-    def training_step(self, images, generator):
-        B, p = len(images), self.backbone.patch_size
-        crops = self.multi_crop(images, self.views["global"], self.views["local"], self.n_local, generator)
+    def forward(self, batch, generator):
+        p = self.backbone.patch_size
+        crops = self.multi_crop(batch["images"], self.views["global"], self.views["local"], self.n_local, generator)
         g = torch.cat(crops[:2])
         with torch.no_grad():
             t_cls = self.teacher_backbone(g)
@@ -86,11 +87,11 @@ class MMC(Method):
         l_dis = dino_loss(s_out, t_out, self.center, self.student_temp, self.teacher_temp)
         update_center(self.center, t_out)
         q1, q2 = self.projector(s_cls).chunk(2)
-        l_con = (infonce(q1, k2, self.temperature) + infonce(q2, k1, self.temperature)) / 2
+        l_con = (infonce(q1, k2, self.temperature, True) + infonce(q2, k1, self.temperature, True)) / 2
         w_rec, w_dis, w_con = self.weights
         loss = w_rec * l_rec + w_dis * l_dis + w_con * l_con
         logs = {"recon_loss": l_rec.item(), "distill_loss": l_dis.item(), "contrastive_loss": l_con.item()}
-        return loss, logs, t_cls[:B]
+        return StepOutput(loss, logs, q1)
 
     def after_step(self, progress):
         m = ema_momentum(self.base_momentum, progress)

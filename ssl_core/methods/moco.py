@@ -3,7 +3,7 @@
 import torch
 
 from ssl_core.losses import moco_v3_loss
-from ssl_core.methods.base import Method, ema_momentum, ema_update, frozen_copy
+from ssl_core.methods.base import AT_LEAST_ONE, FRACTION, Method, POSITIVE, StepOutput, ema_momentum, ema_update, frozen_copy
 from ssl_core.models.heads import mlp
 
 
@@ -17,6 +17,7 @@ class MoCoV3(Method):
         "proj_dim": "Size of the query and key vectors.",
         "momentum": "Starting EMA momentum of the key encoder; it follows a cosine schedule to 1.",
     }
+    param_checks = {"temperature": POSITIVE, "proj_hidden": AT_LEAST_ONE, "proj_dim": AT_LEAST_ONE, "momentum": FRACTION}
 
     def __init__(self, backbone, temperature: float = 0.2, proj_hidden: int = 512, proj_dim: int = 128,
                  momentum: float = 0.99):
@@ -27,14 +28,14 @@ class MoCoV3(Method):
         self.predictor = mlp(proj_dim, proj_hidden, proj_dim, layers=2)
         self.momentum_backbone, self.momentum_projector = frozen_copy(backbone), frozen_copy(self.projector)
 
-    def training_step(self, images, generator):
-        x = self.stacked_views(images, generator)
-        h = self.backbone(x)
-        q1, q2 = self.predictor(self.projector(h)).chunk(2)
+    def forward(self, batch, generator):
+        x = self.stacked_views(batch["images"], generator)
+        z = self.projector(self.backbone(x))
+        q1, q2 = self.predictor(z).chunk(2)
         with torch.no_grad():
             k1, k2 = self.momentum_projector(self.momentum_backbone(x)).chunk(2)
-        loss = moco_v3_loss(q1, k2, self.temperature) + moco_v3_loss(q2, k1, self.temperature)
-        return loss, {}, h[: len(images)]
+        loss = moco_v3_loss(q1, k2, self.temperature, True) + moco_v3_loss(q2, k1, self.temperature, True)
+        return StepOutput(loss, {}, z.chunk(2)[0])
 
     def after_step(self, progress):
         m = ema_momentum(self.base_momentum, progress)

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ssl_core.data import ViewConfig
-from ssl_core.methods.base import Method
+from ssl_core.methods.base import Method, NON_NEGATIVE, StepOutput
 
 
 def rotate_all(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -24,6 +24,7 @@ class RotNet(Method):
     param_docs = {
         "hidden": "Width of the classifier's hidden layer (0: a linear classifier on the embedding).",
     }
+    param_checks = {"hidden": NON_NEGATIVE}
 
     def __init__(self, backbone, hidden: int = 0):
         super().__init__(backbone)
@@ -37,10 +38,10 @@ class RotNet(Method):
         # Mild: crop and flip only. RotNet trains on the rotated images themselves (all four in one batch).
         return {"view": ViewConfig(size=size, scale=(0.3, 1.0), jitter_p=0.0, gray_p=0.0)}
 
-    def training_step(self, images, generator):
+    def forward(self, batch, generator):
+        images = batch["images"]
         x, labels = rotate_all(self.augment(images, self.view, generator))
-        h = self.backbone(x)
-        logits = self.classifier(h)
+        logits = self.classifier(self.backbone(x))
         loss = F.cross_entropy(logits.float(), labels)
         acc = (logits.argmax(1) == labels).float().mean().item()
-        return loss, {"rotation_acc": acc}, h[: len(images)]
+        return StepOutput(loss, {"rotation_acc": acc}, logits[: len(images)])

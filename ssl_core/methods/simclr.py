@@ -5,7 +5,7 @@ import torch
 from ssl_core.data import ViewConfig
 from ssl_core.losses import nt_xent
 from ssl_core.losses.nt_xent_negatives import nt_xent_k_negatives
-from ssl_core.methods.base import Method
+from ssl_core.methods.base import AT_LEAST_ONE, Method, NON_NEGATIVE, POSITIVE, StepOutput
 from ssl_core.models.heads import mlp
 
 
@@ -22,6 +22,7 @@ class SimCLR(Method):
         "negatives": "Negatives per anchor (empty = all 2N-2 in the batch); 1 removes the repulsion that "
                      "prevents collapse.",
     }
+    param_checks = {"temperature": POSITIVE, "proj_hidden": AT_LEAST_ONE, "proj_dim": AT_LEAST_ONE, "color_strength": NON_NEGATIVE, "negatives": AT_LEAST_ONE}
 
     def __init__(self, backbone, temperature: float = 0.2, proj_hidden: int = 512, proj_dim: int = 128,
                  color_strength: float = 0.5, negatives: int | None = None):
@@ -37,12 +38,12 @@ class SimCLR(Method):
                           hue=0.2 * s, gray_p=0.2, blur_p=0.5 if size >= 96 else 0.0)
         return {"view 1": view, "view 2": view}
 
-    def training_step(self, images, generator):
-        x1, x2 = (self.augment(images, v, generator) for v in self.views.values())
+    def forward(self, batch, generator):
+        x1, x2 = (self.augment(batch["images"], v, generator) for v in self.views.values())
         h = self.backbone(torch.cat([x1, x2]))
         z1, z2 = self.projector(h).chunk(2)
         if self.negatives is None:
-            loss = nt_xent(z1, z2, self.temperature)
+            loss = nt_xent(z1, z2, self.temperature, gather_distributed=True)
         else:
             loss = nt_xent_k_negatives(z1, z2, self.temperature, self.negatives, generator)
-        return loss, {}, z1
+        return StepOutput(loss, {}, z1)

@@ -6,7 +6,8 @@ from torch import nn
 
 from ssl_core.data import ViewConfig, block_patch_mask
 from ssl_core.losses import infonce, masked_l1
-from ssl_core.methods.base import Method, ema_momentum, ema_update, frozen_copy
+from ssl_core.distributed import gather_inputs, rank_world, sharded_rand
+from ssl_core.methods.base import AT_LEAST_ONE, FRACTION, Method, NON_NEGATIVE, POSITIVE, StepOutput, ema_momentum, ema_update, frozen_copy
 from ssl_core.models.heads import mlp
 
 
@@ -28,15 +29,17 @@ def gmml_corrupt(x: torch.Tensor, patch: int, ratio: float, generator, noise_p: 
     grid = (H // patch, W // patch)
     m = block_patch_mask(B, grid, ratio, generator=generator, device=x.device).view(B, 1, *grid)
     pix = m.repeat_interleave(patch, 2).repeat_interleave(patch, 3)
-    noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-    use_noise = torch.rand(B, 1, 1, 1, generator=generator, device=x.device) < noise_p
-    fill = torch.where(use_noise, noise, x.roll(1, dims=0))
+    noise = sharded_rand(B, *x.shape[1:], generator=generator, device=x.device, normal=True).to(x.dtype)
+    use_noise = sharded_rand(B, 1, 1, 1, generator=generator, device=x.device) < noise_p
+    rank = rank_world()[0]
+    other = gather_inputs(x).roll(1, dims=0)[rank * B:(rank + 1) * B]  # the previous image of the global batch
+    fill = torch.where(use_noise, noise, other)
     return torch.where(pix, fill, x), pix
 
 
 def random_rotations(x: torch.Tensor, generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Rotate each image by its own random multiple of 90 degrees; returns the images and labels 0..3."""
-    labels = torch.randint(4, (x.shape[0],), generator=generator, device=x.device)
+    labels = (sharded_rand(x.shape[0], generator=generator, device=x.device) * 4).long().clamp_max(3)
     out = x.clone()
     for k in range(1, 4):
         sel = labels == k
@@ -58,6 +61,7 @@ class SiT(Method):
         "contrast_weight": "Weight of the contrastive term.",
         "recon_weight": "Weight of the L1 reconstruction term.",
     }
+    param_checks = {"corrupt_ratio": (lambda v: 0 < v < 1, "must be between 0 and 1"), "temperature": POSITIVE, "proj_dim": AT_LEAST_ONE, "proj_hidden": AT_LEAST_ONE, "momentum": FRACTION, "rot_weight": NON_NEGATIVE, "contrast_weight": NON_NEGATIVE, "recon_weight": NON_NEGATIVE}
     masking = "block"
     mask_ratio = 0.5
     needs_vit = True
@@ -80,10 +84,9 @@ class SiT(Method):
                   "gray_p": 0.2}
         return {"view 1": ViewConfig(size=size, **common), "view 2": ViewConfig(size=size, **common)}
 
-    def training_step(self, images, generator):
-        B, p = len(images), self.backbone.patch_size
-        x, rot = random_rotations(self.stacked_views(images, generator),
-                                  generator)
+    def forward(self, batch, generator):
+        p = self.backbone.patch_size
+        x, rot = random_rotations(self.stacked_views(batch["images"], generator), generator)
         corrupted, pix = gmml_corrupt(x, p, self.corrupt_ratio, generator)
         tokens = self.backbone.forward_tokens(corrupted)
         cls, patches = tokens[:, 0], tokens[:, self.backbone.num_prefix_tokens:]
@@ -95,12 +98,12 @@ class SiT(Method):
         with torch.no_grad():
             k1, k2 = self.teacher_projector(self.teacher_backbone(x)).chunk(2)
         q1, q2 = self.projector(cls).chunk(2)
-        l_con = (infonce(q1, k2, self.temperature) + infonce(q2, k1, self.temperature)) / 2
+        l_con = (infonce(q1, k2, self.temperature, True) + infonce(q2, k1, self.temperature, True)) / 2
         w_rot, w_con, w_rec = self.weights
         loss = w_rot * l_rot + w_con * l_con + w_rec * l_rec
         logs = {"rotation_loss": l_rot.item(), "contrastive_loss": l_con.item(), "recon_loss": l_rec.item(),
                 "rotation_acc": (rot_logits.argmax(1) == rot).float().mean().item()}
-        return loss, logs, cls[:B]
+        return StepOutput(loss, logs, q1)
 
     def after_step(self, progress):
         m = ema_momentum(self.base_momentum, progress)

@@ -3,7 +3,7 @@ Learning", ICLR 2022)."""
 
 
 from ssl_core.losses import vicreg
-from ssl_core.methods.base import Method
+from ssl_core.methods.base import AT_LEAST_ONE, Method, NON_NEGATIVE, StepOutput
 from ssl_core.models.heads import mlp
 
 
@@ -19,6 +19,7 @@ class VICReg(Method):
         "proj_hidden": "Width of the expander's hidden layers.",
         "proj_dim": "Size of the expanded embedding the loss regularises.",
     }
+    param_checks = {"sim_weight": NON_NEGATIVE, "var_weight": NON_NEGATIVE, "cov_weight": NON_NEGATIVE, "proj_hidden": AT_LEAST_ONE, "proj_dim": AT_LEAST_ONE}
 
     def __init__(self, backbone, sim_weight: float = 25.0, var_weight: float = 25.0, cov_weight: float = 1.0,
                  proj_hidden: int = 512, proj_dim: int = 512):
@@ -26,8 +27,7 @@ class VICReg(Method):
         self.weights = (sim_weight, var_weight, cov_weight)
         self.projector = mlp(backbone.embed_dim, proj_hidden, proj_dim, layers=3)
 
-    def training_step(self, images, generator):
-        x = self.stacked_views(images, generator)
-        h = self.backbone(x)
-        z1, z2 = self.projector(h).chunk(2)
-        return vicreg(z1, z2, *self.weights), {}, z1
+    def forward(self, batch, generator):
+        x = self.stacked_views(batch["images"], generator)
+        z1, z2 = self.projector(self.backbone(x)).chunk(2)
+        return StepOutput(vicreg(z1, z2, *self.weights, gather_distributed=True), {}, z1)

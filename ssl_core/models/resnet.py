@@ -7,6 +7,8 @@ is for photographs. `forward(x)` gives the globally pooled 512-d embedding.
 
 import torch.nn as nn
 
+from ssl_core.errors import UserError
+
 
 class BasicBlock(nn.Module):
     def __init__(self, cin: int, cout: int, stride: int):
@@ -52,18 +54,25 @@ class ResNet18(nn.Module):
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
-    def feature_map(self, x):
+    def forward_intermediates(self, x, layers=(-1,), norm: bool = True, keys: bool = False,
+                              attention: bool = False) -> list[dict]:
+        """The outputs of the stages in `layers` (0..3 = layer1..layer4, -1 the last), the same feature API
+        as the ViT's: per stage {"map": its output (B, C, h, w), "cls": the globally pooled map (B, C),
+        "patch": the map as a grid (B, h, w, C)}. A ResNet has no attention, so `keys` and `attention` are refused."""
+        if keys or attention:
+            raise UserError("attention keys and weights exist only in ViTs: use the output tokens of a ResNet")
+        stages = [self.check_layer(i) for i in layers]
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        out = {}
+        for i in range(max(stages) + 1):
+            x = getattr(self, f"layer{i + 1}")(x)
+            out[i] = {"map": x, "cls": x.mean(dim=(2, 3)), "patch": x.permute(0, 2, 3, 1)}
+        return [out[i] for i in stages]
+
+    def check_layer(self, layer: int) -> int:
+        if not -4 <= layer < 4:
+            raise UserError(f"layer {layer} does not exist: a ResNet-18 has stages 0..3 (-1 is the last)")
+        return layer % 4
 
     def forward(self, x):
-        return self.feature_map(x).mean(dim=(2, 3))
-
-    def features(self, x, layer: int = -1):
-        """Pooled embedding (B, 512) and the last feature map as a patch grid (B, h, w, 512).
-        `layer` is accepted for parity with the ViT; only the last stage is exposed."""
-        fmap = self.feature_map(x)
-        return fmap.mean(dim=(2, 3)), fmap.permute(0, 2, 3, 1)
-
-    def patch_features(self, x, layer: int = -1):
-        return self.features(x, layer)[1]
+        return self.forward_intermediates(x)[0]["cls"]

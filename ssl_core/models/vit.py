@@ -5,8 +5,8 @@ Parameter names are timm's and DINO's (`cls_token`, `pos_embed`, `patch_embed.pr
 as they are. Optional register tokens (Darcet et al., "Vision Transformers Need Registers", 2024) are
 named `reg_token` as in timm and carry no position embedding.
 
-Attention runs through the fused kernel (`scaled_dot_product_attention`) unless the weights are
-asked for; then the last block computes them explicitly.
+Attention runs through the fused kernel (`scaled_dot_product_attention`) unless weights or keys are
+asked for (`forward_intermediates`); then the requested blocks compute them explicitly.
 """
 
 import math
@@ -14,6 +14,8 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from ssl_core.errors import UserError
 
 
 class PatchEmbed(nn.Module):
@@ -138,33 +140,56 @@ class VisionTransformer(nn.Module):
             prefix.append(self.reg_token.expand(B, -1, -1))
         return torch.cat(prefix + [x], dim=1)
 
-    def forward_tokens(self, x, keep=None, layer: int = -1, return_attention: bool = False):
-        """All tokens (B, prefix + N, D) after block `layer` (-1: the last, then the final norm).
+    def check_layer(self, layer: int) -> int:
+        """Block index `layer` (negative counts from the end) as 0..depth-1, or a one-line UserError."""
+        depth = len(self.blocks)
+        if not -depth <= layer < depth:
+            raise UserError(f"layer {layer} does not exist: this ViT has blocks 0..{depth - 1} (-1 is the last)")
+        return layer % depth
 
-        With `return_attention`, also returns that block's attention weights (B, heads, T, T) and keys.
-        Intermediate layers are returned without the final norm (they are not trained to meet it).
+    def forward_intermediates(self, x, layers=(-1,), norm: bool = True, keys: bool = False, attention: bool = False,
+                              keep: torch.Tensor | None = None) -> list[dict]:
+        """What the blocks in `layers` output, the one feature API every caller uses (after timm's
+        `forward_intermediates`). Per requested block, a dict:
+
+        - `tokens` (B, prefix + N, D): every token; `cls` (B, D); `patch` (B, gh, gw, D): the patch tokens
+          without CLS and registers on their grid (absent when `keep` drops patches);
+        - `keys` (B, gh, gw, D): that block's attention keys, heads concatenated (with `keys`);
+        - `attn` (B, heads, T, T): its attention weights (with `attention`; computed explicitly, the
+          fused kernel returns none).
+
+        The last block's output goes through the final norm when `norm`; earlier blocks are returned as
+        they are (they were never trained to meet it). Blocks after the last requested one are not run.
         """
-        x = self.prepare_tokens(x, keep)
-        last = len(self.blocks) - 1 if layer < 0 else layer
-        extra = None
-        for i, blk in enumerate(self.blocks[: last + 1]):
-            x, e = blk(x, return_attention and i == last)
-            extra = e if e is not None else extra
-        if last == len(self.blocks) - 1:
-            x = self.norm(x)
-        return (x, extra) if return_attention else x
+        B, _, H, W = x.shape
+        gh, gw = self.grid_size(H, W)
+        wanted = sorted({self.check_layer(i) for i in layers})
+        explicit = keys or attention
+        out, t = {}, self.prepare_tokens(x, keep)
+        for i, blk in enumerate(self.blocks[: wanted[-1] + 1]):
+            t, extra = blk(t, explicit and i in wanted)
+            if i not in wanted:
+                continue
+            tokens = self.norm(t) if norm and i == len(self.blocks) - 1 else t
+            item = {"tokens": tokens, "cls": tokens[:, 0]}
+            if keep is None:
+                item["patch"] = tokens[:, self.num_prefix_tokens:].reshape(B, gh, gw, -1)
+            if keys:
+                k = extra["keys"][:, :, self.num_prefix_tokens:]  # (B, heads, N, d)
+                item["keys"] = k.permute(0, 2, 1, 3).reshape(B, gh, gw, -1) if keep is None else k
+            if attention:
+                item["attn"] = extra["attn"]
+            out[i] = item
+        return [out[self.check_layer(i)] for i in layers]
+
+    def forward_tokens(self, x, keep=None):
+        """Every token (B, prefix + N, D) after the last block and the final norm (the training path of the
+        masking methods, which drop patches with `keep`)."""
+        return self.forward_intermediates(x, keep=keep)[0]["tokens"]
 
     def forward(self, x):
+        """The image embedding: the normalised CLS token (B, D)."""
         return self.forward_tokens(x)[:, 0]
-
-    def features(self, x, layer: int = -1) -> tuple[torch.Tensor, torch.Tensor]:
-        """CLS token (B, D) and patch tokens without CLS or registers on their grid (B, gh, gw, D)."""
-        gh, gw = self.grid_size(*x.shape[-2:])
-        tokens = self.forward_tokens(x, layer=layer)
-        return tokens[:, 0], tokens[:, self.num_prefix_tokens:].reshape(x.shape[0], gh, gw, -1)
-
-    def patch_features(self, x, layer: int = -1) -> torch.Tensor:
-        return self.features(x, layer)[1]
 
 
 SIZES = {  # timm's names

@@ -7,12 +7,12 @@ PRESETS = {
         description="A few seconds: checks that training runs end to end (used by the tests).",
         lesson="",
         config=TrainConfig(method="simclr", data="shapes:n=512", batch_size=64, steps=30, log_every=2,
-                           knn_every=10, knn_bank=512, knn_test=200, ckpt_every=10, warmup=0.1),
+                           eval_every=10, knn_bank=512, knn_test=200, ckpt_every=10, warmup=0.1),
     ),
     "contrastive-shapes": dict(
         description="SimCLR on 32 px shapes with a small ViT, about 3 minutes on a laptop CPU.",
         lesson="Contrastive learning and temperature",
-        config=TrainConfig(method="simclr", data="shapes", batch_size=256, minutes=3, knn_every=100),
+        config=TrainConfig(method="simclr", data="shapes", batch_size=256, minutes=3, eval_every=100),
     ),
     "contrastive-digits": dict(
         description="SimCLR on handwritten digits with a small ViT, about 3 minutes: kNN climbs well above the "
@@ -20,42 +20,42 @@ PRESETS = {
                     "pixels stay ahead on such clean images: that is the bar).",
         lesson="What the features encode",
         config=TrainConfig(method="simclr", data="digits", backbone="vit:dim=96,depth=4,heads=3,patch=4",
-                           batch_size=128, minutes=3, knn_every=50),
+                           batch_size=128, minutes=3, eval_every=50),
     ),
     "dino-shapes": dict(
         description="DINO on 32 px shapes with a small ViT, about 4 minutes; watch the attention emerge.",
         lesson="Self-distillation and emerging attention",
-        config=TrainConfig(method="dino", data="shapes", batch_size=128, minutes=4, knn_every=100,
+        config=TrainConfig(method="dino", data="shapes", batch_size=128, minutes=4, eval_every=100,
                            method_args={"out_dim": 1024, "n_local": 4, "momentum": 0.99}),
     ),
     "dino-collapse": dict(
         description="DINO without centring: the collapse indicators fall within a couple of minutes.",
         lesson="Collapse and what prevents it",
-        config=TrainConfig(method="dino", data="shapes", batch_size=128, minutes=2, knn_every=100,
+        config=TrainConfig(method="dino", data="shapes", batch_size=128, minutes=2, eval_every=100,
                            method_args={"out_dim": 1024, "n_local": 2, "center": False}),
     ),
     "mae-shapes": dict(
         description="MAE on 32 px shapes: masked image modelling, about 3 minutes.",
         lesson="Masked image modelling",
-        config=TrainConfig(method="mae", data="shapes", batch_size=256, minutes=3, lr=1.5e-3, knn_every=100),
+        config=TrainConfig(method="mae", data="shapes", batch_size=256, minutes=3, lr=1.5e-3, eval_every=100),
     ),
     "byol-collapse": dict(
         description="BYOL without its predictor and EMA target: nothing stops the trivial solution; "
                     "embedding std and effective rank fall within a couple of minutes.",
         lesson="Collapse and what prevents it",
-        config=TrainConfig(method="byol", data="shapes", batch_size=128, minutes=2, knn_every=100,
+        config=TrainConfig(method="byol", data="shapes", batch_size=128, minutes=2, eval_every=100,
                            method_args={"predictor": False, "ema": False}),
     ),
     "simclr-collapse": dict(
         description="SimCLR with a single negative per anchor: too little repulsion to keep the embeddings apart.",
         lesson="Collapse and what prevents it",
-        config=TrainConfig(method="simclr", data="shapes", batch_size=128, minutes=2, knn_every=100,
+        config=TrainConfig(method="simclr", data="shapes", batch_size=128, minutes=2, eval_every=100,
                            method_args={"negatives": 1}),
     ),
     "vicreg-collapse": dict(
         description="VICReg without its variance term: invariance alone pulls every embedding to one point.",
         lesson="Collapse and what prevents it",
-        config=TrainConfig(method="vicreg", data="shapes", batch_size=128, minutes=2, knn_every=100,
+        config=TrainConfig(method="vicreg", data="shapes", batch_size=128, minutes=2, eval_every=100,
                            method_args={"var_weight": 0.0}),
     ),
 }

@@ -1,9 +1,14 @@
-"""The one trainer: any method, any backbone, CUDA / MPS / CPU, bfloat16 autocast, AdamW with a
-schedule, EMA teachers (through the method's `after_step`), gradient clipping, a budget in steps,
-epochs or minutes, periodic kNN with its baselines, atomic checkpoints, exact resume and a NaN guard.
+"""The one trainer: anything in the method registry (SSL methods, classifiers, sparse autoencoders), any
+backbone, CUDA / MPS / CPU, one process or many under torchrun, bfloat16 autocast, AdamW with a schedule,
+EMA teachers (through the method's `after_step`), gradient clipping, a budget in steps, epochs or minutes,
+periodic evaluation beside baselines (`monitors.py`), atomic checkpoints, exact resume and a NaN guard.
+
+Read `Trainer.run` top to bottom: setup (the DDP preamble, data, model, optimiser, resume), then the loop.
 
 Exact resume needs no saved random state: the data order of epoch e is a permutation seeded by
-(seed, e), and the augmentations of step s draw from a generator seeded by (seed, s).
+(seed, e), and the random draws of step s come from a generator seeded by (seed, s). Under torchrun
+every rank takes its slice of the same global batch and draws the global batch's augmentations
+(`ssl_core.distributed`), so N processes train exactly what one process would.
 """
 
 import math
@@ -13,23 +18,23 @@ import time
 from pathlib import Path
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
 
-from ssl_core.analysis.features import extract
-from ssl_core.data import load_data
-from ssl_core.data.augment import IMAGENET_MEAN, IMAGENET_STD
+from ssl_core import distributed
+from ssl_core.data import IMAGENET, load_data
 from ssl_core.devices import autocast, pick_device, use_bf16
 from ssl_core.errors import UserError
-from ssl_core.eval.baselines import pixel_features
 from ssl_core.eval.collapse import effective_rank, embedding_std
-from ssl_core.eval.knn import knn_accuracy
-from ssl_core.methods import build_method
-from ssl_core.models import build_backbone, parse_backbone
-from ssl_core.models.checkpoint import read_checkpoint, save_checkpoint
-from ssl_core.train import runs
+from ssl_core.files import atomic_write, read_json
+from ssl_core.methods import get_method
+from ssl_core.models.checkpoint import read_checkpoint
+from ssl_core.runs import RunWriter, Slot, latest_checkpoint
+from ssl_core.sae.task import sae_tokens
 from ssl_core.train.config import TrainConfig
+from ssl_core.train.monitors import AccuracyMonitor, KnnMonitor, to_device
 from ssl_core.train.schedule import lr_factor
 
-NORMALIZATION = {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}
+MONITORS = {"ssl": KnnMonitor, "classifier": AccuracyMonitor}
 
 
 class Diverged(UserError):
@@ -63,9 +68,19 @@ def load_optimizer(opt, tensors: dict, groups: list) -> None:
     opt.load_state_dict({"state": state, "param_groups": groups})
 
 
+def training_data(cfg: TrainConfig, kind: str):
+    """The training data a config names: images for SSL methods and classifiers, feature tokens for SAEs."""
+    if kind == "sae":
+        return sae_tokens(cfg)
+    return load_data(cfg.data, "train", cfg.size, cfg.limit), None
+
+
 class Trainer:
-    def __init__(self, cfg: TrainConfig, run_dir, log=print):
-        self.cfg, self.run_dir, self.log = cfg.validate(), Path(run_dir), log
+    def __init__(self, cfg: TrainConfig, run_dir=None, data=None, test=None, log=print):
+        self.cfg, self.run_dir, self.log = cfg.validate(), Path(run_dir) if run_dir else None, log
+        self.data, self.test = data, test
+        self.master = int(os.environ.get("RANK", 0)) == 0  # torchrun's rank 0 writes; `setup` joins the group
+        self.writer = RunWriter(self.run_dir, active=self.master)
         self.stop_requested = False
         self.step, self.train_time, self.metrics = 0, 0.0, {}
 
@@ -73,63 +88,56 @@ class Trainer:
 
     def setup(self, resume: bool):
         cfg = self.cfg
-        self.device = pick_device(cfg.device)
+        # The DDP preamble (nanoGPT): which rank this is, which device it drives, whether it writes.
+        self.dist = distributed.setup(cfg.device)
+        cuda_rank = self.dist.world > 1 and torch.cuda.is_available() and cfg.device in ("auto", "cuda")
+        self.device = torch.device("cuda", self.dist.local_rank) if cuda_rank else pick_device(cfg.device)
         self.bf16 = use_bf16(cfg.dtype, self.device)
-        self.data = load_data(cfg.data, "train", cfg.size, cfg.limit)
-        n = len(self.data)
+        if cfg.dtype == "fp64":  # every tensor made from here on is float64 (restored when the run ends)
+            torch.set_default_dtype(torch.float64)
+        self.kind = get_method(cfg.method).kind
+        self.speed_key = "tokens_per_s" if self.kind == "sae" else "images_per_s"
+
+        if self.data is None:
+            self.data, self.test = training_data(cfg, self.kind)
+        n, world = len(self.data), self.dist.world
         if n < cfg.batch_size:
-            raise UserError(f"batch size {cfg.batch_size} is larger than the dataset ({n} images): "
+            raise UserError(f"batch size {cfg.batch_size} is larger than the dataset ({n} examples): "
                             f"use --batch-size {max(2, n)} or less")
-        self.size = self.data.images.shape[-1]
-        if self.device.type == "cuda":  # decoded uint8 data is small: keep it on the GPU
-            self.data.images = self.data.images.to(self.device)
+        if cfg.batch_size % world:
+            raise UserError(f"batch size {cfg.batch_size} does not split over {world} processes: "
+                            f"use a multiple of {world} (--batch-size is the global batch)")
+        self.local_batch = cfg.batch_size // world
         self.steps_per_epoch = n // cfg.batch_size
-        torch.manual_seed(cfg.seed)
-        self.arch = parse_backbone(cfg.backbone, self.size)
-        self.method = build_method(cfg.method, build_backbone(self.arch), cfg.method_args).to(self.device)
+        if self.device.type == "cuda" and hasattr(self.data, "images"):  # decoded uint8 data is small
+            self.data.images = self.data.images.to(self.device)
+
+        torch.manual_seed(cfg.seed)  # the same initialisation on every rank (DDP also broadcasts it)
+        self.method = get_method(cfg.method).build(cfg, self.data).to(self.device)
+        if world > 1:
+            self.method = distributed.convert_sync_batchnorm(self.method)
         self.opt = torch.optim.AdamW(param_groups(self.method, cfg.weight_decay), lr=cfg.lr)
         if resume:
             self._resume()
-        self._setup_knn()
+        self.model = self.method
+        if world > 1:
+            self.model = DistributedDataParallel(self.method, device_ids=[self.device.index] if cuda_rank else None,
+                                                 broadcast_buffers=False)
+        monitor = MONITORS.get(self.kind) or self.method.monitor
+        self.monitor = monitor(cfg, self.method, self.data, self.test, self.device, self.bf16, self.log) \
+            if self.master else None
 
     def _resume(self):
-        ckpt = runs.latest_checkpoint(self.run_dir)
+        ckpt = latest_checkpoint(self.run_dir) if self.run_dir else None
         if ckpt is None:
-            raise UserError(f"{self.run_dir} has no checkpoint to resume from")
+            raise UserError(f"{self.run_dir} has no checkpoint to resume from: start it again instead")
         tensors, meta = read_checkpoint(ckpt)
-        state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-        self.method.load_state_dict(state)
+        self.method.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
         load_optimizer(self.opt, tensors, meta["optimizer"])
         self.step, self.train_time = meta["trainer"]["step"], meta["trainer"]["train_time"]
         self.metrics = meta.get("metrics", {})
-        runs.truncate_metrics(self.run_dir, self.step)
+        self.writer.truncate_metrics(self.step)
         self.log(f"resumed from {ckpt.name} at step {self.step}")
-
-    def _setup_knn(self):
-        """Held-out data for kNN, and the baselines measured once: raw pixels and a random-init network."""
-        self.knn = None
-        if not self.data.labelled:
-            self.log("data has no labels: kNN accuracy is not measured")
-            return
-        test = load_data(self.cfg.data, "test", self.size, None)
-        g = torch.Generator().manual_seed(self.cfg.seed)
-        bank = self.data.subset(torch.randperm(len(self.data), generator=g)[: self.cfg.knn_bank])
-        test = test.subset(torch.randperm(len(test), generator=g)[: self.cfg.knn_test])
-        self.knn = (bank, test)
-        ks = (20, 200)
-        pix = knn_accuracy(pixel_features(bank.images), bank.labels, pixel_features(test.images), test.labels, ks)
-        torch.manual_seed(self.cfg.seed + 1)
-        random_net = build_backbone(self.arch).to(self.device)
-        rnd = self._knn_of(random_net)
-        self.baselines = {"knn_pixels_k20": pix[20], "knn_pixels_k200": pix[200],
-                          "knn_random_k20": rnd["knn_k20"], "knn_random_k200": rnd["knn_k200"]}
-
-    def _knn_of(self, backbone) -> dict:
-        bank, test = self.knn
-        f_bank = extract(backbone, bank.images, NORMALIZATION, device=self.device, bf16=self.bf16)
-        f_test = extract(backbone, test.images, NORMALIZATION, device=self.device, bf16=self.bf16)
-        acc = knn_accuracy(f_bank, bank.labels, f_test, test.labels, (20, 200))
-        return {"knn_k20": acc[20], "knn_k200": acc[200]}
 
     # ---- budget --------------------------------------------------------------------------------
 
@@ -143,139 +151,164 @@ class Trainer:
 
     def progress(self) -> float:
         total = self.total_steps()
-        if total:
-            return self.step / total
-        return self.train_time / (self.cfg.minutes * 60)
+        return self.step / total if total else self.train_time / (self.cfg.minutes * 60)
 
-    # ---- the loop ------------------------------------------------------------------------------
+    # ---- one step ------------------------------------------------------------------------------
 
-    def batch(self, step: int) -> torch.Tensor:
+    def batch(self, step: int) -> dict:
+        """This rank's slice of the global batch of `step`."""
+        B, b, rank = self.cfg.batch_size, self.local_batch, self.dist.rank
         epoch, i = divmod(step, self.steps_per_epoch)
         g = torch.Generator().manual_seed(self.cfg.seed * 100_003 + epoch)
-        idx = torch.randperm(len(self.data), generator=g)[i * self.cfg.batch_size:(i + 1) * self.cfg.batch_size]
-        return self.data.images[idx.to(self.data.images.device)].to(self.device, non_blocking=True)
+        idx = torch.randperm(len(self.data), generator=g)[i * B:(i + 1) * B][rank * b:(rank + 1) * b]
+        return to_device(self.data.batch(idx), self.device)
 
-    def train_step(self) -> tuple[float, dict, torch.Tensor]:
+    def train_step(self):
         cfg = self.cfg
-        images = self.batch(self.step)
+        batch = self.batch(self.step)
         gen = torch.Generator(device=self.device).manual_seed(cfg.seed * 1_000_003 + self.step)
         lr = cfg.lr * lr_factor(self.progress(), cfg)
         for group in self.opt.param_groups:
             group["lr"] = lr
-        self.method.train()
+        self.model.train()
         with autocast(self.device, self.bf16):
-            loss, logs, emb = self.method.training_step(images, gen)
-        loss_value = loss.item()
+            out = self.model(batch, gen)
+        loss_value = distributed.all_reduce_mean(out.loss.detach().float()).item()
         if not math.isfinite(loss_value):
-            raise Diverged(f"training diverged at step {self.step} (loss = {loss_value}); the last good "
-                           f"checkpoint is kept: resume it with a lower learning rate (now {cfg.lr:g})")
+            self._diverged(f"loss = {loss_value}")
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.clip_grad:
-            torch.nn.utils.clip_grad_norm_(self.method.parameters(), cfg.clip_grad)
+        out.loss.backward()
+        # The gradient norm (clipped to clip_grad, or only measured): a non-finite one stops before the step,
+        # so neither the weights nor the optimiser state ever hold an inf.
+        norm = torch.nn.utils.clip_grad_norm_(self.method.parameters(), cfg.clip_grad or float("inf"))
+        if not torch.isfinite(norm):
+            self._diverged("the gradient is not finite")
         self.opt.step()
         self.step += 1
         self.method.after_step(min(1.0, self.progress()))
-        return loss_value, {"lr": lr, **logs}, emb.detach()
+        emb = out.embedding.detach() if out.embedding is not None else None
+        return loss_value, {"lr": lr, **out.logs}, emb
+
+    def _diverged(self, what: str):
+        saved = latest_checkpoint(self.run_dir) if self.run_dir else None
+        keep = f"the last good checkpoint ({saved.name}) is kept: resume it with a lower learning rate" if saved \
+            else "no checkpoint was saved before it: start again with a lower learning rate"
+        raise Diverged(f"training diverged at step {self.step} ({what}); {keep} "
+                       f"(now {self.cfg.lr:g}; try {self.cfg.lr / 10:g})")
+
+    def _agree(self, step_time: float) -> None:
+        """Ranks add the same time and honour a stop together (the slowest rank's time; anyone's stop)."""
+        self.train_time += step_time
+        if self.dist.world > 1:
+            t = torch.tensor([self.train_time, float(self.stop_requested)], device=self.device)
+            torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+            self.train_time, self.stop_requested = float(t[0]), bool(t[1])
+
+    # ---- the loop ------------------------------------------------------------------------------
 
     def run(self, resume: bool = False) -> dict:
         self.setup(resume)
         self._status("running", "training")
         window_start, window_images, last_logged = time.perf_counter(), 0, self.step
-        if self.knn and self.step == 0:
-            self._measure_knn()
+        if self.step == 0:
+            self._evaluate()
         while self.progress() < 1 and not self.stop_requested:
             t0 = time.perf_counter()
             loss, logs, emb = self.train_step()
-            self.train_time += time.perf_counter() - t0
+            self._agree(time.perf_counter() - t0)
             window_images += self.cfg.batch_size
             if self.step % self.cfg.log_every == 0 or self.progress() >= 1:
                 now = time.perf_counter()
                 row = {"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 3),
                        "time": round(self.train_time, 2), "loss": loss,
-                       "images_per_s": round(window_images / max(1e-9, now - window_start), 1),
-                       "emb_std": embedding_std(emb.float()), "eff_rank": effective_rank(emb.float()), **logs}
-                runs.append_metrics(self.run_dir, row)
+                       self.speed_key: round(window_images / max(1e-9, now - window_start), 1), **logs}
+                if emb is not None and emb.ndim == 2 and emb.shape[0] > 1:
+                    row.update(emb_std=embedding_std(emb.float()), eff_rank=effective_rank(emb.float()))
+                self.writer.metrics(row)
                 self._status("running", f"step {self.step}")
                 window_start, window_images, last_logged = time.perf_counter(), 0, self.step
-            if self.knn and self.cfg.knn_every and self.step % self.cfg.knn_every == 0 and self.progress() < 1:
-                self._measure_knn()
+            if self.cfg.eval_every and self.step % self.cfg.eval_every == 0 and self.progress() < 1:
+                self._evaluate()
             if self.step % self.cfg.ckpt_every == 0 and self.progress() < 1:
                 self.save()
-        if self.knn and (self.progress() >= 1 or self.step > last_logged):
-            self._measure_knn()
+        if self.progress() >= 1 or self.step > last_logged:
+            self._evaluate()
         path = self.save(final=self.progress() >= 1)
         state = "finished" if self.progress() >= 1 else "stopped"
-        self._status(state, f"{state} at step {self.step}", checkpoint=str(path))
-        return {"state": state, "step": self.step, "checkpoint": str(path), "train_time_s": round(self.train_time, 1),
-                "metrics": self.metrics, "run_dir": str(self.run_dir)}
+        self._status(state, f"{state} at step {self.step}", checkpoint=str(path) if path else None)
+        return {"state": state, "step": self.step, "checkpoint": str(path) if path else None,
+                "train_time_s": round(self.train_time, 1), "metrics": self.metrics,
+                "run_dir": str(self.run_dir) if self.run_dir else None}
 
-    def _measure_knn(self):
-        acc = self._knn_of(self.method.eval_backbone)
-        self.metrics = {**acc, **self.baselines}
-        runs.append_metrics(self.run_dir, {"step": self.step, "time": round(self.train_time, 2), **self.metrics})
-        self.log(f"step {self.step}: kNN top-1 {acc['knn_k200']:.3f} (k=200; raw pixels "
-                 f"{self.baselines['knn_pixels_k200']:.3f}, random init {self.baselines['knn_random_k200']:.3f})")
+    def _evaluate(self):
+        if self.monitor is None:
+            return
+        self.metrics = self.monitor(self.method)
+        if self.metrics:
+            self.writer.metrics({"step": self.step, "time": round(self.train_time, 2), **self.metrics})
+            self.log(f"step {self.step}: {self.monitor.summary(self.metrics)}")
 
-    def save(self, final: bool = False) -> Path:
+    def save(self, final: bool = False) -> Path | None:
+        if not (self.master and self.run_dir):
+            return None
         tensors = {f"model.{k}": v for k, v in self.method.state_dict().items()}
         opt_tensors, groups = optimizer_tensors(self.opt)
         tensors.update(opt_tensors)
-        meta = {"arch": self.arch, "backbone_prefix": self.method.backbone_prefix, "method": self.cfg.method,
-                "method_args": self.cfg.method_args, "data": {"spec": self.cfg.data, "size": self.size},
-                "step": self.step, "metrics": self.metrics, "normalization": NORMALIZATION,
-                "config": runs.read_json(self.run_dir / "config.json", {}), "optimizer": groups,
-                "trainer": {"step": self.step, "train_time": self.train_time, "final": final}}
-        path = save_checkpoint(self.run_dir / "checkpoints" / f"step_{self.step:07d}.safetensors", tensors, meta)
-        for old in runs.checkpoints(self.run_dir)[: -max(1, self.cfg.keep_ckpts)]:
-            old.unlink(missing_ok=True)
-        return path
+        data = {"spec": self.cfg.data, "size": getattr(self.data, "size", None)}
+        meta = {**self.method.checkpoint_meta(), "method": self.cfg.method, "method_args": self.cfg.method_args,
+                "data": data, "step": self.step, "metrics": self.metrics, "normalization": IMAGENET,
+                "config": read_json(self.run_dir / "config.json", {}),
+                "optimizer": groups, "trainer": {"step": self.step, "train_time": self.train_time, "final": final}}
+        return self.writer.checkpoint(self.step, tensors, meta, self.cfg.keep_ckpts)
 
     def _status(self, state: str, message: str, **extra):
         ready = hasattr(self, "steps_per_epoch")
         total = self.total_steps() if ready else None
         p = min(1.0, self.progress()) if ready else 0.0
         eta = self.train_time * (1 - p) / p if p > 0 else None
-        old = runs.read_json(self.run_dir / "status.json", {})
-        runs.write_json_atomic(self.run_dir / "status.json", {
-            **old, "state": state, "message": message, "pid": os.getpid(), "step": self.step,
-            "total_steps": total or (round(self.step / p) if p > 0 else None), "progress": round(p, 4),
-            "eta_s": round(eta, 1) if eta is not None else None, "updated": time.time(), **extra})
+        self.writer.status(state, message, step=self.step, progress=round(p, 4),
+                           total_steps=total or (round(self.step / p) if p > 0 else None),
+                           eta_s=round(eta, 1) if eta is not None else None, **extra)
 
 
-def train(cfg: TrainConfig, run_dir, resume: bool = False, queue=None, max_concurrent: int = 2,
-          log=print) -> dict:
-    """Train `cfg` into `run_dir` (created if needed); stops cleanly on SIGTERM/SIGINT with a checkpoint."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not resume or not (run_dir / "config.json").exists():
-        (run_dir / "config.json").write_text(cfg.to_json())
-    trainer = Trainer(cfg, run_dir, log)
+def train(cfg: TrainConfig, run_dir=None, resume: bool = False, queue=None, max_concurrent: int = 2,
+          data=None, test=None, log=print) -> dict:
+    """Train `cfg` (into `run_dir`, created if needed; in memory without one); stops cleanly on SIGTERM and
+    SIGINT with a checkpoint. `data` / `test` give the data directly instead of `cfg.data`."""
+    run_dir = Path(run_dir) if run_dir else None
+    master = int(os.environ.get("RANK", 0)) == 0
+    trainer = Trainer(cfg, run_dir, data, test, log if master else (lambda *a: None))
+    if run_dir and master and (not resume or not (run_dir / "config.json").exists()):
+        atomic_write(run_dir / "config.json", cfg.to_json())
 
     def request_stop(signum, frame):
         trainer.stop_requested = True
 
     old_handlers = {s: signal.signal(s, request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    writer = trainer.writer
     try:
         if queue is not None:
             # Runs launched side by side share the cores: more threads than cores makes every one of them
             # crawl (OpenMP threads spin waiting for each other), so each takes its share.
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, max_concurrent)))
-            slot = runs.Slot(queue, max_concurrent)
+            slot = Slot(queue, max_concurrent)
             while not slot.try_acquire():
-                trainer._status("queued", f"waiting for one of {max_concurrent} training slots")
+                writer.status("queued", f"waiting for one of {max_concurrent} training slots")
                 if trainer.stop_requested:
-                    trainer._status("stopped", "stopped while queued")
+                    writer.status("stopped", "stopped while queued")
                     return {"state": "stopped", "step": 0}
                 time.sleep(1.0)
         return trainer.run(resume)
     except Diverged as e:
-        trainer._status("diverged", str(e))
+        writer.status("diverged", str(e), step=trainer.step)
         raise
     except BaseException as e:
         message = str(e).splitlines()[0] if str(e) else type(e).__name__
-        trainer._status("failed", message if isinstance(e, UserError) else f"{type(e).__name__}: {message}")
+        writer.status("failed", message if isinstance(e, UserError) else f"{type(e).__name__}: {message}",
+                      step=trainer.step)
         raise
     finally:
         for s, h in old_handlers.items():
             signal.signal(s, h)
+        torch.set_default_dtype(torch.float32)
+        distributed.teardown()

@@ -148,15 +148,6 @@ def test_csv_columns_and_selection():
         emb.coordinates_table(z, ["a"])
 
 
-def test_factor_helpers():
-    factors = [[{"shape": "circle", "color": "red", "size": "small", "x": 0.1}, {"shape": "star"}],
-               [{"shape": "ring", "color": "blue", "size": "large", "x": 0.5}]]
-    assert emb.factor_names(factors) == ["color", "size", "objects"]
-    assert emb.factor_values(factors, "color") == ["red", "blue"]
-    assert emb.factor_values(factors, "objects") == ["2", "1"]
-    assert emb.factor_names(None) == [] and emb.factor_values(None, "color") == []
-
-
 def test_warm_up_runs():
     assert emb.warm_up() >= 0
 
@@ -198,7 +189,7 @@ def test_cli_embed_writes_csv_and_bad_input_is_one_line(tmp_path):
     import subprocess
     import sys
 
-    from tests.analysis.test_features import checkpoint
+    from tests.features.test_store import checkpoint
 
     _model, ckpt = checkpoint(tmp_path)
     out = tmp_path / "coords.csv"
@@ -215,7 +206,8 @@ def test_cli_embed_writes_csv_and_bad_input_is_one_line(tmp_path):
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert len(rows) == 40 and list(rows[0]) == ["index", "name", "x", "y", "label", "label_name", "cluster",
                                                  "knn_correct"]
-    assert rows[0]["name"].startswith("shapes/test/")
+    assert {r["name"].split("/")[1] for r in rows} == {"train", "test"}  # the whole data set by default
+    assert summary["split"] == "all"
     for bad in (["--checkpoint", tmp_path / "missing.safetensors", "--data", "shapes", "--method", "pca"],
                 ["--checkpoint", ckpt, "--data", "nowhere/folder", "--method", "pca"],
                 ["--checkpoint", ckpt, "--data", "shapes", "--method", "pca", "--limit", 0]):

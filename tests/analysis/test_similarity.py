@@ -114,13 +114,15 @@ def test_extract_tokens_and_keys_of_any_layer():
     assert np.allclose(np.linalg.norm(f.unit, axis=-1), 1, atol=1e-5)
     x = sim.model_input(img, f.frame)
     with torch.no_grad():
-        expect = model.features(x)[1][0].numpy()
+        expect = model.forward_intermediates(x)[0]["patch"][0].numpy()
     assert np.allclose(f.grid, expect, atol=1e-5)
     k = sim.extract_patch_features(model, img, size=32, layer=1, feature="keys")
     assert k.grid.shape == f.grid.shape
-    with torch.no_grad():
-        _, extra = model.forward_tokens(x, layer=1, return_attention=True)
-    assert np.allclose(k.grid[0, 0], extra["keys"][0, :, 1].reshape(-1).numpy(), atol=1e-5)
+    with torch.no_grad():  # block 1's keys of patch 0 by hand: the qkv projection of its normalised input
+        tokens = model.forward_intermediates(x, [0])[0]["tokens"]
+        blk = model.blocks[1]
+        keys = blk.attn.qkv(blk.norm1(tokens))[0, 1, 32:64]
+    assert np.allclose(k.grid[0, 0], keys.numpy(), atol=1e-5)
     with pytest.raises(UserError, match="layer 5 does not exist"):
         sim.extract_patch_features(model, img, layer=5)
 

@@ -13,7 +13,7 @@ import pytest
 from tests.app.conftest import button, errors, no_exception, open_page
 
 TINY = ["--backbone", "vit:dim=32,depth=2,heads=2,patch=8", "--batch-size", "32", "--data", "shapes:n=256",
-        "--set", "knn_every=0", "--set", "log_every=2"]
+        "--set", "eval_every=0", "--set", "log_every=2"]
 DATA = "shapes:n=256"
 
 

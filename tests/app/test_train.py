@@ -32,7 +32,7 @@ def test_presets_and_all_hyper_parameters():
     no_exception(at)
     assert "smoke" in at.selectbox[0].options[0] or any("smoke" in o for o in at.selectbox[0].options)
     labels = {w.label for w in [*at.number_input, *at.text_input, *at.selectbox, *at.checkbox]}
-    for field in ["batch_size", "lr", "weight_decay", "steps", "warmup", "schedule", "knn_every", "seed", "dtype",
+    for field in ["batch_size", "lr", "weight_decay", "steps", "warmup", "schedule", "eval_every", "seed", "dtype",
                   "temperature"]:
         assert field in labels, field
     assert "No runs yet" in at.info[0].value
@@ -51,7 +51,7 @@ def test_preset_from_query_param():
 
 
 def test_start_launches_through_the_engine(tmp_path, monkeypatch):
-    from ssl_core.train import runs
+    from ssl_core import runs
 
     calls = []
 
@@ -95,13 +95,13 @@ def test_run_list_curves_and_failed_run(tmp_path):
     assert not errors(at)
     assert len(at.get("plotly_chart")) >= 6 + 1  # five curves, kNN, overlay
     table = at.dataframe[0].value
-    assert set(table["run"]) == {"good", "bad"} and table.set_index("run").loc["good", "best kNN"] == 0.6
+    assert set(table["run"]) == {"good", "bad"} and table.set_index("run").loc["good", "best"] == 0.6
     button(at, "Use as current model").click().run()
     assert at.session_state["current_model"].endswith("step_0000020.safetensors")
 
 
 def test_stop_and_resume_call_the_engine(tmp_path, monkeypatch):
-    from ssl_core.train import runs
+    from ssl_core import runs
 
     fake_run(tmp_path / "runs", "r1", state="running")
     stopped = []
@@ -125,7 +125,7 @@ def test_bad_run_name_and_queued_run(tmp_path):
 
 
 def test_resume_and_download_a_stopped_run(tmp_path, monkeypatch):
-    from ssl_core.train import runs
+    from ssl_core import runs
 
     fake_run(tmp_path / "runs", "r2", state="stopped", ckpt=True)
     resumed = []

@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from ssl_core.data import load_data
-from ssl_core.data.folder import _held_out
+from ssl_core.data.folder import _held_out, pair_by_stem
 from ssl_core.errors import UserError
 from tests.data.conftest import noise_image, write_image
 
@@ -125,3 +125,13 @@ def test_default_size_is_the_images_own(tmp_path):
     for i in range(6):
         write_image(tmp_path / f"{i}.png", size=(50, 40))
     assert load_data(str(tmp_path)).images.shape[-1] == 40
+
+
+def test_pair_by_stem_refusals(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    Image.fromarray(np.zeros((9, 9, 3), np.uint8)).save(tmp_path / "a" / "x.png")
+    with pytest.raises(UserError, match="no image in"):
+        pair_by_stem(tmp_path / "a", tmp_path / "b")
+    with pytest.raises(UserError, match="is not a folder"):
+        pair_by_stem(tmp_path / "nope", tmp_path / "b")

@@ -99,7 +99,7 @@ def server(tmp_path_factory):
 
 def stop_training(root: Path, grace: float = 30) -> None:
     """Training processes outlive the server (they are detached): stop the ones these tests started."""
-    from ssl_core.train import runs
+    from ssl_core import runs
 
     for d in root.iterdir():
         if (d / "status.json").exists():

@@ -9,7 +9,7 @@ import pytest
 from tests.e2e.conftest import assert_no_exception, open_page, shot, wait_idle
 
 TINY = ["--backbone", "vit:dim=32,depth=1,heads=2,patch=8", "--batch-size", "32", "--data", "shapes:n=256",
-        "--set", "knn_every=0", "--set", "log_every=2"]
+        "--set", "eval_every=0", "--set", "log_every=2"]
 
 PLOT = '[data-testid="stPlotlyChart"] .js-plotly-plot'
 FIRST_POINT = """(chart) => {  // screen position of the first point of the chart-th map

@@ -62,8 +62,8 @@ def test_accuracy_matches_predict_and_computes_topk_once(monkeypatch):
     expected = {k: (knn_predict(train, labels, test, k=k) == test_labels).float().mean().item()
                 for k in (1, 5, 20)}
     calls = []
-    topk = knn._topk
-    monkeypatch.setattr(knn, "_topk", lambda *a: calls.append(a[2]) or topk(*a))
+    topk = knn.cosine_topk
+    monkeypatch.setattr(knn, "cosine_topk", lambda *a, **k: calls.append(a[2]) or topk(*a, **k))
     assert knn_accuracy(train, labels, test, test_labels, ks=(1, 5, 20)) == pytest.approx(expected)
     assert calls == [20]
 

@@ -23,7 +23,8 @@ def test_loss_goes_down_on_a_fixed_batch(images, name):
     opt = torch.optim.AdamW([p for p in method.parameters() if p.requires_grad], lr=1e-3)
     losses = []
     for step in range(12):
-        loss, logs, emb = method.training_step(images, torch.Generator().manual_seed(0))
+        out = method({"images": images}, torch.Generator().manual_seed(0))
+        loss, logs, emb = out.loss, out.logs, out.embedding
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -34,7 +34,7 @@ def test_registry_lists_the_zoo_with_docs(capsys):
 
 @pytest.mark.parametrize("name", ZOO)
 def test_trains_a_few_steps_on_shapes(name, tmp_path):
-    cfg = TrainConfig(method=name, data="shapes:n=128", batch_size=32, steps=3, knn_every=0, knn_bank=64,
+    cfg = TrainConfig(method=name, data="shapes:n=128", batch_size=32, steps=3, eval_every=0, knn_bank=64,
                       knn_test=32, backbone=TINY_VIT, log_every=1, ckpt_every=100, method_args=SMALL.get(name))
     result = train(cfg, tmp_path / name, log=lambda *a: None)
     assert result["state"] == "finished" and result["step"] == 3
@@ -49,7 +49,8 @@ def fit_fixed_batch(method, images, steps=12, lr=2e-3):
     opt = torch.optim.AdamW([p for p in method.parameters() if p.requires_grad], lr=lr, weight_decay=0)
     losses = []
     for i in range(steps):
-        loss, logs, emb = method.training_step(images, torch.Generator().manual_seed(0))
+        out = method({"images": images}, torch.Generator().manual_seed(0))
+        loss, logs, emb = out.loss, out.logs, out.embedding
         assert emb.ndim == 2 and emb.shape[0] == len(images)
         assert all(isinstance(v, float) for v in logs.values())
         opt.zero_grad()
@@ -87,8 +88,8 @@ def test_non_vit_methods_take_a_resnet(shapes_batch):
     torch.manual_seed(0)
     for name in ("mocov3", "barlowtwins", "rotnet"):
         method = build_method(name, build_backbone("resnet18", 32))
-        loss, _, emb = method.training_step(shapes_batch[:4], torch.Generator().manual_seed(0))
-        assert torch.isfinite(loss) and emb.shape == (4, 512)
+        out = method({"images": shapes_batch[:4]}, torch.Generator().manual_seed(0))
+        assert torch.isfinite(out.loss) and out.embedding.shape[0] == 4
 
 
 def test_collapse_presets_build():

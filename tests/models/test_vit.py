@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ssl_core.models import build_backbone, parse_backbone
+from ssl_core.models import build_backbone, check_arch, parse_backbone
 from ssl_core.models.vit import VisionTransformer
 from ssl_core.errors import UserError
 
@@ -64,23 +64,30 @@ def test_timm_state_dict_loads_and_matches_reference_forward():
 def test_explicit_attention_matches_fused_and_rows_sum_to_one():
     model = build_backbone("vit:dim=48,depth=2,heads=3,patch=4", 16).eval()
     x = torch.randn(2, 3, 16, 16)
-    tokens, extra = model.forward_tokens(x, return_attention=True)
-    torch.testing.assert_close(tokens, model.forward_tokens(x), atol=1e-5, rtol=1e-5)
-    attn = extra["attn"]
-    assert attn.shape == (2, 3, 17, 17)
-    torch.testing.assert_close(attn.sum(-1), torch.ones(2, 3, 17))
+    item = model.forward_intermediates(x, attention=True, keys=True)[0]
+    torch.testing.assert_close(item["tokens"], model.forward_tokens(x), atol=1e-5, rtol=1e-5)
+    assert item["attn"].shape == (2, 3, 17, 17) and item["keys"].shape == (2, 4, 4, 48)
+    torch.testing.assert_close(item["attn"].sum(-1), torch.ones(2, 3, 17))
 
 
-def test_features_shapes_registers_and_layers():
+def test_forward_intermediates_shapes_registers_and_layers():
     model = build_backbone("vit:dim=48,depth=3,heads=3,patch=4,reg=2", 16).eval()
-    cls, patches = model.features(torch.randn(2, 3, 16, 16))
-    assert cls.shape == (2, 48) and patches.shape == (2, 4, 4, 48)
-    assert model.forward_tokens(torch.randn(1, 3, 16, 16), layer=0).shape == (1, 1 + 2 + 16, 48)
+    x = torch.randn(2, 3, 16, 16)
+    first, last = model.forward_intermediates(x, [0, -1])
+    assert last["cls"].shape == (2, 48) and last["patch"].shape == (2, 4, 4, 48)
+    assert first["tokens"].shape == (2, 1 + 2 + 16, 48)
+    torch.testing.assert_close(last["cls"], model(x))
+    # An intermediate block is returned without the final norm; the last one with it.
+    tokens = model.prepare_tokens(x)
+    tokens, _ = model.blocks[0](tokens)
+    torch.testing.assert_close(first["tokens"], tokens)
+    with pytest.raises(UserError, match="blocks 0..2"):
+        model.forward_intermediates(x, [3])
 
 
 def test_position_embeddings_interpolate_to_other_sizes():
     model = build_backbone("vit:dim=48,depth=1,heads=3,patch=4", 16).eval()
-    assert model.patch_features(torch.randn(1, 3, 32, 24)).shape == (1, 8, 6, 48)
+    assert model.forward_intermediates(torch.randn(1, 3, 32, 24))[0]["patch"].shape == (1, 8, 6, 48)
 
 
 def test_keep_indices_drop_patches():
@@ -89,12 +96,44 @@ def test_keep_indices_drop_patches():
     assert model.forward_tokens(torch.randn(2, 3, 16, 16), keep=keep).shape == (2, 4, 48)
 
 
-def test_resnet_stems_and_features():
+def test_resnet_and_convnet_stages():
     for stem, size, grid in (("cifar", 32, 4), ("imagenet", 64, 2)):
         model = build_backbone(f"resnet18-{stem}", size).eval()
-        cls, patches = model.features(torch.randn(2, 3, size, size))
-        assert cls.shape == (2, 512) and patches.shape == (2, grid, grid, 512)
+        item = model.forward_intermediates(torch.randn(2, 3, size, size))[0]
+        assert item["cls"].shape == (2, 512) and item["patch"].shape == (2, grid, grid, 512)
     assert "layer4.1.bn2.running_mean" in model.state_dict()  # torchvision names
+    cnn = build_backbone("cnn:width=8", 32).eval()
+    x = torch.randn(2, 3, 32, 32)
+    s0, s3 = cnn.forward_intermediates(x, [0, -1])
+    assert s0["patch"].shape == (2, 32, 32, 8) and s3["patch"].shape == (2, 4, 4, 64) and cnn.embed_dim == 64
+    torch.testing.assert_close(cnn(x), s3["cls"])
+    with pytest.raises(UserError, match="only in ViTs"):
+        cnn.forward_intermediates(x, keys=True)
+
+
+def test_mlp_and_linear_backbones_read_vectors():
+    mlp = build_backbone(parse_backbone("mlp:depth=2,hidden=16,act=tanh", in_dim=10))
+    x = torch.randn(4, 10)
+    assert mlp(x).shape == (4, 16) and mlp.forward_intermediates(x, [0])[0]["cls"].shape == (4, 16)
+    assert isinstance(mlp.layers[0][1], torch.nn.Tanh)
+    linear = build_backbone(parse_backbone("linear", in_dim=10))
+    torch.testing.assert_close(linear(x), x)
+    with pytest.raises(UserError, match="reads input vectors"):
+        parse_backbone("mlp", 32)
+    with pytest.raises(UserError, match="reads images"):
+        parse_backbone("vit", 32, in_dim=10)
+
+
+@pytest.mark.parametrize("field, value", [("depth", 10_000), ("img_size", 10**6), ("patch_size", 0), ("num_heads", 0),
+                                          ("embed_dim", -3), ("depth", "6"), ("mlp_ratio", float("nan")),
+                                          ("depth", True)])
+def test_absurd_architectures_are_refused_before_anything_is_built(field, value):
+    arch = {**parse_backbone("vit", 32), field: value}
+    with pytest.raises(UserError) as e:
+        check_arch(arch)
+    assert "\n" not in str(e.value) and field in str(e.value)
+    with pytest.raises(UserError, match="no field"):
+        check_arch({**parse_backbone("vit", 32), "evil": 1})
 
 
 def test_backbone_names_and_errors():

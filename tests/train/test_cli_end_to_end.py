@@ -10,6 +10,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from ssl_core.features import load_features
+
 TINY = ["--backbone", "vit:dim=32,depth=1,heads=2,patch=8", "--batch-size", "32", "--data", "shapes:n=256",
         "--set", "knn_bank=256", "--set", "knn_test=64", "--set", "log_every=2"]
 
@@ -25,7 +27,7 @@ def cli(*args, env=None, check=True):
 def test_train_resume_eval_features(tmp_path):
     run = tmp_path / "run"
     out = cli("train", "--method", "simclr", "--out", run, "--steps", 6, "--set", "ckpt_every=4",
-              "--set", "knn_every=4", "--json", *TINY)
+              "--set", "eval_every=4", "--json", *TINY)
     result = json.loads(out.stdout)
     assert result["state"] == "finished" and result["step"] == 6
     for key in ("knn_k200", "knn_pixels_k200", "knn_random_k200"):
@@ -59,16 +61,18 @@ def test_train_resume_eval_features(tmp_path):
     assert json.loads(cli("info", small, "--json").stdout)["params"] == info["params"]
 
     feats = tmp_path / "f.safetensors"
-    cli("features", "--checkpoint", ckpt, "--data", "shapes:n=256", "--limit", 20, "--out", feats)
-    t = load_file(str(feats))
-    assert t["cls"].shape == (20, 32) and t["patches"].shape == (20, 4, 4, 32)
+    out = json.loads(cli("features", "--checkpoint", ckpt, "--data", "shapes:n=256", "--limit", 20, "--out", feats,
+                         "--json").stdout)
+    assert out["images"] == 20 and out["dtype"] == "fp32"
+    f = load_features(feats)
+    assert f["cls"].shape == (20, 32) and f["patch"].shape == (20, 4, 4, 32) and len(f.names) == 20
 
 
 def test_resume_is_exact(tmp_path):
     """6 steps straight end with the same weights as 3 steps, a stop, and a resume to 6 (a constant
     schedule, so the budget change does not alter the learning rate of the first 3 steps)."""
     a, b = tmp_path / "a", tmp_path / "b"
-    common = ["--method", "simclr", "--set", "knn_every=0", "--set", "ckpt_every=3", "--dtype", "fp32",
+    common = ["--method", "simclr", "--set", "eval_every=0", "--set", "ckpt_every=3", "--dtype", "fp32",
               "--set", "schedule=constant", "--set", "warmup=0", *TINY]
     cli("train", "--out", a, "--steps", 6, *common)
     cli("train", "--out", b, "--steps", 3, *common)
@@ -85,14 +89,25 @@ def test_resume_is_exact(tmp_path):
 
 def test_diverging_run_stops_with_one_line_and_keeps_last_good_checkpoint(tmp_path):
     run = tmp_path / "div"
-    proc = cli("train", "--method", "simclr", "--out", run, "--steps", 40, "--lr", "1e30", "--set", "warmup=0",
-               "--set", "clip_grad=0", "--set", "knn_every=0", "--set", "ckpt_every=1", *TINY, check=False)
+    # Two good steps and a checkpoint; then a temperature of 1e-37 overflows the logits on resume.
+    cli("train", "--method", "simclr", "--out", run, "--steps", 2, "--set", "eval_every=0", "--dtype", "fp32", *TINY)
+    config = json.loads((run / "config.json").read_text())
+    config.update(steps=40, method_args={"temperature": 1e-37})
+    (run / "config.json").write_text(json.dumps(config))
+    proc = cli("train", "--out", run, "--resume", check=False)
     assert proc.returncode == 3, proc.stderr
-    assert proc.stderr.strip().startswith("error: training diverged") and "Traceback" not in proc.stderr
-    status = json.loads((run / "status.json").read_text())
-    assert status["state"] == "diverged"
+    err = proc.stderr.strip()
+    assert err.startswith("error: training diverged at step 2") and "Traceback" not in proc.stderr
+    assert "the last good checkpoint (step_0000002.safetensors) is kept" in err
+    assert json.loads((run / "status.json").read_text())["state"] == "diverged"
     for ckpt in (run / "checkpoints").glob("*.safetensors"):
         assert all(t.isfinite().all() for t in load_file(str(ckpt)).values() if t.is_floating_point())
+
+
+def test_divergence_before_any_checkpoint_says_so(tmp_path):
+    proc = cli("train", "--method", "barlowtwins", "--out", tmp_path / "d", "--steps", 5, "--set", "lambd=1e36",
+               "--set", "eval_every=0", "--dtype", "fp32", *TINY, check=False)
+    assert proc.returncode == 3 and "no checkpoint was saved before it: start again" in proc.stderr
 
 
 @pytest.mark.parametrize("args, fragment", [

@@ -2,17 +2,18 @@
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
 from ssl_core.errors import UserError
-from ssl_core.train import runs
+from ssl_core import runs
 from ssl_core.train.config import TrainConfig
 
 
 def tiny(**kw) -> TrainConfig:
     base = dict(method="simclr", data="shapes:n=256", backbone="vit:dim=32,depth=1,heads=2,patch=8", batch_size=32,
-                knn_every=0, log_every=1, ckpt_every=1000)
+                eval_every=0, log_every=1, ckpt_every=1000)
     return TrainConfig(**{**base, **kw})
 
 
@@ -28,7 +29,7 @@ def wait_for(predicate, timeout=120.0, what="condition"):
 
 def test_launch_watch_stop_resume(tmp_path):
     run = tmp_path / "runs" / "a"
-    runs.launch(run, tiny(minutes=10))
+    runs.launch(run, tiny(minutes=10), owner="ana")
     wait_for(lambda: len(runs.read_metrics(run)) >= 2, what="metrics lines")
     assert runs.read_status(run)["state"] == "running"
     runs.stop(run)
@@ -36,6 +37,7 @@ def test_launch_watch_stop_resume(tmp_path):
     assert runs.latest_checkpoint(run) is not None
     [info] = runs.list_runs(tmp_path / "runs")
     assert info.name == "a" and info.config["method"] == "simclr" and info.status["state"] == "stopped"
+    assert info.kind == "ssl" and info.owner == "ana"
     with pytest.raises(UserError, match="already holds a run"):
         runs.launch(run, tiny(steps=3))
     step = runs.read_status(run)["step"]
@@ -68,5 +70,26 @@ def test_failed_run_reports_one_line(tmp_path):
 def test_metrics_reader_tolerates_a_half_written_line(tmp_path):
     (tmp_path / "metrics.jsonl").write_text(json.dumps({"step": 1}) + "\n" + '{"step": 2, "lo')
     assert runs.read_metrics(tmp_path) == [{"step": 1}]
-    runs.truncate_metrics(tmp_path, 0)
+    runs.RunWriter(tmp_path).truncate_metrics(0)
     assert runs.read_metrics(tmp_path) == []
+
+
+def test_runs_have_kinds_and_owners_and_a_refused_config_leaves_nothing(tmp_path):
+    root = tmp_path / "runs"
+    runs.create(root / "c", "classifier", tiny(method="supervised", steps=2), owner="bo")
+    runs.create(root / "s", "ssl", tiny(steps=2), owner="ana")
+    assert [r.name for r in runs.list_runs(root, kind="classifier")] == ["c"]
+    assert [r.name for r in runs.list_runs(root, owner="ana")] == ["s"]
+    with pytest.raises(UserError, match="learning rate"):
+        runs.create(root / "bad", "ssl", tiny(lr=-1.0, steps=2))
+    assert not (root / "bad").exists()
+    with pytest.raises(UserError, match="unknown run kind"):
+        runs.create(root / "x", "gan", tiny(steps=2))
+
+
+def test_a_finished_run_leaves_no_zombie_and_no_temporary_files(tmp_path):
+    run = tmp_path / "runs" / "z"
+    pid = runs.launch(run, tiny(steps=2, ckpt_every=1))
+    wait_for(lambda: runs.read_status(run)["state"] == "finished", what="finished")
+    wait_for(lambda: not Path(f"/proc/{pid}").exists(), timeout=10, what="the process reaped, not a zombie")
+    assert not list((run / "checkpoints").glob(".*"))

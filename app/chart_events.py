@@ -1,8 +1,10 @@
-"""The picture of the point under the pointer, for a Plotly scatter drawn with `st.plotly_chart`.
+"""Hover pictures and clicks for a Plotly scatter drawn with `st.plotly_chart`.
 
-Plotly's hover labels are SVG text and cannot hold an image, and Streamlit reports no hover events.
-This is a Streamlit v2 component (no iframe: its script shares the page's DOM) that finds the chart by
-its key, listens to the chart's own `plotly_hover` events and shows a floating thumbnail.
+Plotly's hover labels are SVG text and cannot hold an image, Streamlit reports no hover events, and its
+point selection loses clicks that land while the page reruns. This is a Streamlit v2 component (no
+iframe: its script shares the page's DOM) that finds the chart by its key and listens to the chart's own
+`plotly_hover` and `plotly_click` events: a hover shows a floating thumbnail, a click is sent to Python
+(and the page reruns with it in `clicked(chart_key)`).
 
 Pictures travel in contact sheets of `PER_SHEET` consecutive images (one JPEG, about 100 KB): the
 first hover over a point of a sheet the browser does not hold asks Python for that sheet (a trigger
@@ -79,6 +81,11 @@ export default function ({ data, setTriggerValue }) {
       draw(gd);
     });
     gd.on("plotly_unhover", () => { gd.__sslHover.hover = null; tip.style.display = "none"; });
+    gd.on("plotly_click", (ev) => {
+      const p = ev.points && ev.points[0];
+      if (!p || p.customdata === undefined) return;
+      gd.__sslHover.ask("click", Number(Array.isArray(p.customdata) ? p.customdata[0] : p.customdata));
+    });
     draw(gd);
   };
   // The chart may render after this component, and is replaced when the page redraws it: look for it
@@ -89,28 +96,37 @@ export default function ({ data, setTriggerValue }) {
   };
   find();
   const timer = setInterval(find, 300);
-  return () => clearInterval(timer);
+  return () => { clearInterval(timer); tip.style.display = "none"; };  // no picture left over a redrawn page
 }
 """
 
 _component = st.components.v2.component("ssl_lab_hover_thumbnails", js=_JS)
 
 
-def _sheet_key(chart_key: str) -> str:
-    return f"{chart_key}_hover"
+def clicked(chart_key: str) -> int | None:
+    """The image index of the last point clicked on the chart (None until a click, or after `forget`)."""
+    return st.session_state.get(f"{chart_key}_clicked")
+
+
+def forget(chart_key: str) -> None:
+    st.session_state.pop(f"{chart_key}_clicked", None)
 
 
 @st.fragment
-def hover_thumbnails(chart_key: str, token: str, sheet) -> None:
-    """Hover pictures for the chart drawn with `st.plotly_chart(..., key=chart_key)`.
+def chart_events(chart_key: str, token: str, sheet) -> None:
+    """Hover pictures and clicks for the chart drawn with `st.plotly_chart(..., key=chart_key)`.
 
     `token` names the image set (the same token shares the browser's sheets between charts), and
     `sheet(k)` returns the JPEG bytes of images k*PER_SHEET ... (k+1)*PER_SHEET-1 laid out as
     `ssl_core.analysis.thumbnails.contact_sheet(images, k * PER_SHEET, PER_SHEET, SIZE, COLS)` does.
     """
-    key = _sheet_key(chart_key)
-    k = (st.session_state.get(key) or {}).get("sheet")  # the trigger's value, only in the rerun it caused
+    key = f"{chart_key}_hover"
+    event = st.session_state.get(key) or {}  # a trigger's value exists only in the rerun it caused
+    if event.get("click") is not None:
+        st.session_state[f"{chart_key}_clicked"] = int(event["click"])
+        st.rerun()  # the whole page: the neighbours show below the maps, outside this fragment
+    k = event.get("sheet")
     picture = None if k is None else "data:image/jpeg;base64," + base64.b64encode(sheet(int(k))).decode()
     _component(key=key, data={"chart": chart_key, "token": token, "sheet": k, "picture": picture,
                               "per_sheet": PER_SHEET, "cols": COLS, "shown": SHOWN},
-               on_sheet_change=lambda: None)
+               on_sheet_change=lambda: None, on_click_change=lambda: None)
