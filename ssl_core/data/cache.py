@@ -8,7 +8,6 @@ so an edited folder is decoded again and nothing stale is ever served.
 import hashlib
 import json
 import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from PIL import Image
 from ssl_core.data.imagedata import ImageData
 from ssl_core.data.images import decode, decode_mask
 from ssl_core.errors import UserError
+from ssl_core.files import atomic_write
 
 VERSION = 1  # bump when decoding or a built-in changes, so old cache files are ignored
 WORKERS = 4  # PIL releases the GIL while decoding, so threads overlap well even on 2 cores
@@ -50,17 +50,11 @@ def cached(key: str, build) -> ImageData:
 
 
 def _write(path: Path, obj: dict) -> None:
-    """torch.save to a temp file, then os.replace: a reader sees the old file or the whole new one."""
-    tmp = None
+    """torch.save through the atomic writer: a reader sees the old file or the whole new one."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-        os.replace(tmp, path)
+        atomic_write(path, lambda tmp: torch.save(obj, tmp))
     except (OSError, RuntimeError):  # read-only or full disk: the cache only saves time
-        if tmp and os.path.exists(tmp):
-            os.unlink(tmp)
+        pass
 
 
 def _read(path: Path) -> ImageData | None:

@@ -74,7 +74,7 @@ class Method(nn.Module):
     def __init__(self, backbone: nn.Module):
         super().__init__()
         self.backbone = backbone
-        self.views = self.view_configs(backbone.img_size)
+        self.views = self.view_configs(backbone.img_size) if hasattr(backbone, "img_size") else {}
 
     @classmethod
     def view_configs(cls, size: int) -> dict[str, ViewConfig]:

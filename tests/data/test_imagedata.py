@@ -31,3 +31,31 @@ def test_balanced_pick():
     assert len(pick) == 20 and pick == sorted(pick) and sum(labels[i] for i in pick) == 10
     assert balanced_pick(labels, 20) == pick and balanced_pick(labels, 200) == list(range(100))
     assert len(balanced_pick([-1] * 30, 7)) == 7
+
+
+def test_batches_are_dicts_of_aligned_tensors_with_factor_codes():
+    from ssl_core.data import shapes
+
+    d = load_data("shapes:n=20")
+    b = d.batch(torch.tensor([4, 1]))
+    assert set(b) == {"images", "labels", "index", "masks", "factors"}
+    assert torch.equal(b["images"], d.images[[4, 1]]) and b["index"].tolist() == [4, 1]
+    assert set(b["factors"]) == set(shapes.VOCAB)
+    for name, codes in b["factors"].items():
+        for row, i in enumerate((4, 1)):
+            main = d.factors[i][0]
+            value = {"objects": str(len(d.factors[i])), "position": shapes.position_name(main["x"], main["y"])}.get(
+                name, main.get(name))
+            assert d.vocab[name][int(codes[row])] == value, name
+    assert b["factors"]["shape"].tolist() == b["labels"].tolist()  # the label is the main object's shape
+
+
+def test_tensor_data_batches_and_the_all_split():
+    from ssl_core.data import TensorData
+
+    t = TensorData({"inputs": torch.randn(6, 3), "labels": torch.arange(6)})
+    b = t.batch(torch.tensor([5, 0]))
+    assert b["labels"].tolist() == [5, 0] and b["inputs"].shape == (2, 3) and t.labelled
+    assert len(t.subset([1, 2])) == 2
+    train, test, both = (load_data("shapes:n=20", s) for s in ("train", "test", "all"))
+    assert len(both) == len(train) + len(test) and both.names == train.names + test.names

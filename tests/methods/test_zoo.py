@@ -99,3 +99,18 @@ def test_collapse_presets_build():
         cfg = PRESETS[name]["config"].validate()
         method = build_method(cfg.method, build_backbone(TINY_VIT, 32), cfg.method_args)
         assert PRESETS[name]["description"] and method.name == cfg.method
+
+
+@pytest.mark.parametrize("name, width", [("simclr", "proj_dim"), ("mocov3", "proj_dim"), ("byol", "proj_dim"),
+                                         ("barlowtwins", "proj_dim"), ("mixbt", "proj_dim"), ("vicreg", "proj_dim"),
+                                         ("dino", "out_dim"), ("sit", "proj_dim"), ("mmc", None)])
+def test_every_method_reports_the_output_its_loss_constrains(name, width, shapes_batch):
+    """One convention for the collapse indicators: the projection (or the prototype scores) the loss
+    constrains, not the backbone's embedding."""
+    torch.manual_seed(0)
+    args = {**SMALL.get(name, {}), **({"out_dim": 64} if name == "dino" else {})}
+    method = build_method(name, build_backbone(TINY_VIT, 32), args)
+    out = method({"images": shapes_batch[:8]}, torch.Generator().manual_seed(0))
+    expected = {p: d for p, d, _ in method_params(name)}[width] if width else 128  # MMC's contrastive projection is 128-d
+    expected = args.get(width, expected)
+    assert out.embedding.shape == (8, expected) and out.embedding.shape[1] != method.backbone.embed_dim
