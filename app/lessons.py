@@ -1,7 +1,8 @@
 """The lesson path shown on Home. Each lesson names the page that shows it and the preset to train.
 
-Preset names must exist in ssl_core.train.presets.PRESETS (a test checks this). Kept here, not in
-the engine, so Home renders without importing torch.
+A lesson opens its page with `query` (URL query parameters: a training preset, or a page's own lesson
+setting). Training preset names must exist in ssl_core.train.presets.PRESETS (a test checks this). Kept
+here, not in the engine, so Home renders without importing torch.
 """
 
 LESSONS = [
@@ -11,7 +12,7 @@ LESSONS = [
         text="Pull two views of the same image together and push other images away. "
         "The temperature decides how hard the model works on the nearest wrong images.",
         page="app/pages/train.py",
-        preset="contrastive-shapes",
+        query={"preset": "contrastive-shapes"},
     ),
     dict(
         key="collapse",
@@ -20,7 +21,7 @@ LESSONS = [
         "EMA teacher, a predictor, or variance and redundancy terms keep the embedding spread out; "
         "watch embedding std and effective rank.",
         page="app/pages/train.py",
-        preset="dino-collapse",
+        query={"preset": "dino-collapse"},
     ),
     dict(
         key="distillation",
@@ -28,7 +29,7 @@ LESSONS = [
         text="DINO trains a student to match an EMA teacher on large and small crops; "
         "its attention heads learn to find objects without ever seeing a mask.",
         page="app/pages/train.py",
-        preset="dino-shapes",
+        query={"preset": "dino-shapes"},
     ),
     dict(
         key="masked",
@@ -36,7 +37,7 @@ LESSONS = [
         text="Hide most patches and ask the model to fill them in (MAE), or to predict the "
         "features of hidden blocks (I-JEPA). See the masks on Data.",
         page="app/pages/data.py",
-        preset="mae-shapes",
+        query={"preset": "mae-shapes"},
     ),
     dict(
         key="features",
@@ -44,7 +45,7 @@ LESSONS = [
         text="kNN accuracy asks whether neighbours in feature space share a label; a UMAP map "
         "shows which images the model thinks alike.",
         page="app/pages/map.py",
-        preset="contrastive-digits",
+        query={"preset": "contrastive-digits"},
     ),
     dict(
         key="segmentation",
@@ -52,15 +53,15 @@ LESSONS = [
         text="Click one patch of an object: patches with similar features light up, and a "
         "threshold turns that map into a mask.",
         page="app/pages/look.py",
-        preset="dino-shapes",
+        query={"preset": "dino-shapes"},
     ),
     dict(
         key="shortcuts",
         title="7. Shortcuts",
-        text="When colour predicts the label as well as shape does, which one does the model "
-        "learn? Measure its bias against the best possible classifier.",
+        text="When a second feature predicts the label as well as the real one, which does a model learn? "
+        "Measure its bias against the best possible classifier, in a latent lab and in pictures.",
         page="app/pages/probe.py",
-        preset="contrastive-shapes",
+        query={"preset": "shortcuts"},
     ),
     dict(
         key="dictionaries",
@@ -68,6 +69,6 @@ LESSONS = [
         text="A sparse autoencoder splits features into many directions that each fire rarely; "
         "compare them with the factors we know generated the images.",
         page="app/pages/dictionary.py",
-        preset="dino-shapes",
+        query={"preset": "dino-shapes"},
     ),
 ]

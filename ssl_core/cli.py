@@ -321,6 +321,85 @@ def cmd_segment_eval(args) -> int:
     return 0
 
 
+
+# ---- probe ------------------------------------------------------------------------------------
+
+def _latent_options(args):
+    from ssl_core.probe.latent import LatentSpec
+    from ssl_core.probe.shortcut import ModelSpec
+
+    spec = LatentSpec(rho_core=args.rho_core, rho_shortcut=args.rho_shortcut, alpha_core=args.alpha_core,
+                      alpha_shortcut=args.alpha_shortcut, nest_core=args.nest_core, nest_shortcut=args.nest_shortcut,
+                      dim=args.dim, n_train=args.n_train)
+    model = ModelSpec(model=args.model, depth=args.depth, activation=args.activation, hidden=args.hidden,
+                      epochs=args.epochs).validate()
+    return spec, model
+
+
+def cmd_probe_shortcut(args) -> int:
+    from ssl_core.probe.shortcut import cell
+
+    spec, model = _latent_options(args)
+    c = cell(spec, model, args.seeds)
+    c.pop("regions")
+    _out(args, c, f"{model.label}, {args.seeds} seed(s): shortcut bias {c['bias']:+.3f} ± {c['bias_std']:.3f} "
+                  f"(ours: reliance on the shortcut beyond the core, minus the Bayes rule's)\n"
+                  f"reliance: model {c['reliance_model']:+.3f}, Bayes {c['reliance_bayes']:+.3f}; "
+                  f"test accuracy: model {c['accuracy']:.3f}, Bayes {c['bayes_accuracy']:.3f}")
+    return 0
+
+
+def cmd_probe_sweep(args) -> int:
+    import csv
+    import io
+
+    from ssl_core.probe.shortcut import parse_list, sweep
+
+    spec, model = _latent_options(args)
+    ratios, rhos = parse_list(args.alpha_ratios, "--alpha-ratios"), parse_list(args.rho_shortcuts, "--rho-shortcuts")
+    start = time.perf_counter()
+    rows = sweep(ratios, rhos, model, args.seeds, spec,
+                 progress=lambda i, n: print(f"cell {i}/{n}", file=sys.stderr, flush=True))
+    fields = ["alpha_ratio", "rho_shortcut", "bias", "bias_std", "reliance_model", "reliance_bayes", "accuracy",
+              "bayes_accuracy"]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    out = _write_text(args.out, buf.getvalue())
+    seconds = round(time.perf_counter() - start, 1)
+    _out(args, {"out": str(out), "cells": len(rows), "seeds": args.seeds, "seconds": seconds,
+                "rows": [{k: r[k] for k in fields} for r in rows]},
+         f"wrote {out}: {len(rows)} cells of {args.seeds} seed(s) in {seconds} s")
+    return 0
+
+
+def cmd_probe_images(args) -> int:
+    from ssl_core.probe.images import image_study
+
+    r = image_study(args.shortcut, args.rate, args.model, args.checkpoint, args.n, args.steps, args.seed)
+    t, s = r["trained"], r["shape_only"]
+    _out(args, r, f"{args.model} trained with the {args.shortcut} shortcut at rate {args.rate:g}, on "
+                  f"{r['n_conflict']} conflict scenes (the shortcut points to the other class):\n"
+                  f"follows the shape {t['follows_shape']:.3f}, the shortcut {t['follows_shortcut']:.3f}; "
+                  f"a shape-only {args.model} (trained at rate 0) follows the shape {s['follows_shape']:.3f}")
+    return 0
+
+
+def cmd_probe_factors(args) -> int:
+    from ssl_core.probe.factors import factor_probes
+
+    r = factor_probes(args.checkpoint, args.data, args.layer, None, args.limit, args.dtype,
+                      progress=lambda i, n: print(f"factor {i}/{n}", file=sys.stderr, flush=True))
+    rows = [f"{'factor':12s} {'chance':>7s} {'model':>14s} {'raw pixels':>14s} {'random init':>14s}   (linear / kNN)"]
+    for f in r["factors"]:
+        cell_ = lambda k, f=f: f"{f[k]['linear']:.3f} / {f[k]['knn']:.3f}"  # noqa: E731
+        rows.append(f"{f['factor']:12s} {f['chance']:7.3f} {cell_('model'):>14s} {cell_('pixels'):>14s} "
+                    f"{cell_('random_init'):>14s}")
+    _out(args, r, f"factor probes on {r['n_test']} test images ({r['n_train']} train), layer {r['layer']}, "
+                  f"{r['pool']} features:\n" + "\n".join(rows))
+    return 0
+
 # ---- parser -----------------------------------------------------------------------------------
 
 def _model_options(p, dtype_default: str = "auto") -> None:
@@ -449,6 +528,50 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--per-image", action="store_true", help="include each image's figures in --json output")
     _model_options(se)
     se.set_defaults(func=cmd_segment_eval)
+
+    pr = sub.add_parser("probe", help="shortcut bias (latent lab, images) and factor probes of a checkpoint")
+    psub = pr.add_subparsers(dest="probe_command", required=True)
+    for name, helptext in (("shortcut", "one setting of the latent shortcut study, over seeds"),
+                           ("sweep", "the study's heatmap: availability ratios x shortcut predictivities")):
+        q = psub.add_parser(name, help=helptext)
+        q.add_argument("--model", default="mlp", choices=["linear", "mlp"], help="a linear model or an MLP")
+        q.add_argument("--depth", type=int, default=1, help="hidden layers of the MLP (1 to 3)")
+        q.add_argument("--activation", default="relu", choices=["relu", "tanh"], help="the MLP's nonlinearity")
+        q.add_argument("--hidden", type=int, default=256, help="units per hidden layer")
+        q.add_argument("--epochs", type=float, help="training epochs (default: to convergence, 60 linear, 20 MLP)")
+        q.add_argument("--rho-core", type=float, default=0.9, help="predictivity of the core feature, in (0.5, 1]")
+        q.add_argument("--rho-shortcut", type=float, default=0.9, help="predictivity of the shortcut, in (0.5, 1]")
+        q.add_argument("--alpha-core", type=float, default=1.0, help="amplification of the core (> 0)")
+        q.add_argument("--alpha-shortcut", type=float, default=1.0, help="amplification of the shortcut (> 0)")
+        q.add_argument("--nest-core", type=int, default=0, help="random nonlinear layers before the core (0..4)")
+        q.add_argument("--nest-shortcut", type=int, default=0, help="random nonlinear layers before the shortcut")
+        q.add_argument("--dim", type=int, default=100, help="input dimension d")
+        q.add_argument("--n-train", type=int, default=3200, help="training examples")
+        q.add_argument("--seeds", type=int, default=3, help="seeds to average over")
+        if name == "sweep":
+            q.add_argument("--alpha-ratios", required=True, help="comma list of alpha_shortcut / alpha_core")
+            q.add_argument("--rho-shortcuts", required=True, help="comma list of shortcut predictivities")
+            q.add_argument("--out", required=True, help="the grid as CSV")
+        q.add_argument("--json", action="store_true", help=JSON_HELP)
+        q.set_defaults(func=cmd_probe_shortcut if name == "shortcut" else cmd_probe_sweep)
+    q = psub.add_parser("images", help="shortcuts in pictures: colour, size or background against shape")
+    q.add_argument("--shortcut", required=True, choices=["color", "size", "background"], help="what is tied to the label")
+    q.add_argument("--rate", type=float, required=True, help="how often the shortcut agrees with the label (0 to 1)")
+    q.add_argument("--model", default="cnn", choices=["cnn", "vit", "linear-probe"],
+                   help="a supervised small CNN or ViT, or a linear probe on --checkpoint's frozen features")
+    q.add_argument("--checkpoint", help=CHECKPOINT_HELP + " (for --model linear-probe)")
+    q.add_argument("--n", type=int, default=3000, help="training scenes")
+    q.add_argument("--steps", type=int, default=400, help="training steps of the CNN or ViT")
+    q.add_argument("--seed", type=int, default=0, help="seed of the model's initialisation and data order")
+    q.add_argument("--json", action="store_true", help=JSON_HELP)
+    q.set_defaults(func=cmd_probe_images)
+    q = psub.add_parser("factors", help="which data factors a checkpoint's frozen features encode")
+    q.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
+    q.add_argument("--data", required=True, help=DATA_HELP + " (scenes: every factor; a class folder: its labels)")
+    q.add_argument("--layer", type=int, default=-1, help="block (ViT) or stage (CNN) to read; -1: the last")
+    q.add_argument("--limit", type=int, default=2000, help="training images for the probes")
+    _model_options(q)
+    q.set_defaults(func=cmd_probe_factors)
     return p
 
 

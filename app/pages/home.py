@@ -27,6 +27,6 @@ for lesson in LESSONS:
                 lesson["page"],
                 label=f"Open {lesson['page'].rsplit('/', 1)[-1].removesuffix('.py').capitalize()}",
                 icon=":material/arrow_forward:",
-                query_params={"preset": lesson["preset"]},
+                query_params=lesson["query"],
             )
-        cols[1].caption(f"Preset: `{lesson['preset']}`")
+        cols[1].caption(f"Opens with `{lesson['query']['preset']}`")

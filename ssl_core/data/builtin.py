@@ -36,7 +36,7 @@ class Builtin:
 # --- shapes ------------------------------------------------------------------------------------------
 
 def build_shapes(split: str, size: int, limit: int | None, n: int = 5000, n_test: int | None = None, seed: int = 0,
-                 correlate=None, n_objects=(1, 4)) -> ImageData:
+                 correlate=None, n_objects=(1, 4), classes=shapes.SHAPES, conflict: int = 0) -> ImageData:
     """Scenes 0..count-1 of the split (count = n, or n_test = n // 5 for test; `limit` keeps the first:
     scenes are independent draws, so the first ones are already a fair sample)."""
     count = n if split == "train" else (n // 5 if n_test is None else n_test)
@@ -47,11 +47,12 @@ def build_shapes(split: str, size: int, limit: int | None, n: int = 5000, n_test
         if factor not in shapes.FACTORS:
             raise UserError(f"correlate: unknown factor {factor!r}: use one of {', '.join(shapes.FACTORS)}")
     check_memory(count, size, planes=5)
-    scenes = [shapes.render_scene(i, size, seed, correlate, n_objects, split) for i in range(count)]
+    scenes = [shapes.render_scene(i, size, seed, correlate, n_objects, split, classes, bool(conflict))
+              for i in range(count)]
     stack = lambda key: torch.from_numpy(np.stack([s[key] for s in scenes]))
     return ImageData(
         images=stack("image").permute(0, 3, 1, 2).contiguous(), labels=stack("label").long(),
-        class_names=list(shapes.SHAPES), names=[f"shapes/{split}/{i:06d}" for i in range(count)],
+        class_names=list(classes), names=[f"shapes/{split}/{i:06d}" for i in range(count)],
         masks=stack("masks"), semantic=stack("semantic"), factors=[s["factors"] for s in scenes])
 
 
@@ -68,6 +69,14 @@ def _objects(text: str) -> tuple[int, int]:
     if not 1 <= lo <= hi <= 8:
         raise ValueError(text)
     return lo, hi
+
+
+def _classes(text: str) -> tuple[str, ...]:
+    """"2" (the first two shapes) or "circle+triangle" (those, in label order)."""
+    names = shapes.SHAPES[:int(text)] if text.isdigit() else tuple(t.strip() for t in text.split("+"))
+    if not 2 <= len(names) <= len(shapes.SHAPES) or len(set(names)) < len(names) or set(names) - set(shapes.SHAPES):
+        raise ValueError(text)
+    return tuple(names)
 
 
 def _correlate(text: str) -> str:
@@ -128,9 +137,10 @@ def build_photos(split: str, size: int, limit: int | None) -> ImageData:
 BUILTINS = {
     "shapes": Builtin(
         "Procedural scenes of 1-4 textured shapes with masks and factors; label = the main shape "
-        "(options: n, n_test, size, seed, n_objects=1-4, correlate=color@0.9)",
+        "(options: n, n_test, size, seed, n_objects=1-4, correlate=color@0.9, classes=circle+triangle, conflict=1)",
         build_shapes, 32,
-        {"n": _natural, "n_test": _natural, "seed": _natural, "n_objects": _objects, "correlate": _correlate}, sizes=(32, 224)),
+        {"n": _natural, "n_test": _natural, "seed": _natural, "n_objects": _objects, "correlate": _correlate,
+         "classes": _classes, "conflict": _natural}, sizes=(32, 224)),
     "digits": Builtin("scikit-learn's 1,797 handwritten digits (8x8, upscaled), 10 classes", build_digits, 32),
     "photos": Builtin("scikit-image's nine bundled colour photographs, unlabelled (for the Look page)",
                       build_photos, 224),

@@ -34,10 +34,11 @@ TEXTURE_FREQ = 2.0  # texture cells per unit of object radius
 REACH = 1.45  # every shape lies within this many radii of its centre
 
 
-def tied_value(factor: str, label: int) -> str:
-    """The value of `factor` tied to `label` by `correlate` (a fixed map: values[label % len(values)])."""
+def tied_value(factor: str, label: int, classes: int = len(SHAPES)) -> str:
+    """The value of `factor` tied to `label` by `correlate`: a fixed map that spreads the labels over the
+    factor's values, so with two classes they get its two ends (small / large, red / pink)."""
     values = FACTORS[factor]
-    return values[label % len(values)]
+    return values[round(label * (len(values) - 1) / max(1, classes - 1))]
 
 
 def position_name(x: float, y: float) -> str:
@@ -164,13 +165,17 @@ def _size_name(radius_frac: float) -> str:
     return min(SIZES, key=lambda k: abs(SIZES[k] - radius_frac))
 
 
-def render_scene(index: int, size: int, seed: int = 0, correlate=None, n_objects=(1, 4), split: str = "train") -> dict:
+def render_scene(index: int, size: int, seed: int = 0, correlate=None, n_objects=(1, 4), split: str = "train",
+                 classes: tuple[str, ...] = SHAPES, conflict: bool = False) -> dict:
     """Scene `index` at `size` px: dict(image uint8 (H,W,3), masks uint8 (H,W) instance ids (main = 1),
     semantic uint8 (H,W) shape id + 1, factors [main object's dict, others...], label = main shape id).
 
     `correlate` ("color@0.9", "color@0.9+size@0.5", or {"color": 0.9}) makes the main object's factor
     take the value tied to the label (`tied_value`) with that probability, else a random value. All
     random draws happen whatever `correlate` is, so changing it changes only the tied factors.
+    `classes` names the shapes the main object can take, in label order (the shortcut studies use two);
+    with `conflict`, a tied factor shows the value tied to another label ((label + 1) mod K) instead:
+    the shortcut lies.
     """
     rng = np.random.default_rng([seed, SPLITS[split], index])
     corr = parse_correlate(correlate)
@@ -178,16 +183,18 @@ def render_scene(index: int, size: int, seed: int = 0, correlate=None, n_objects
     k = int(rng.integers(lo, hi + 1))
 
     # Scene-level draws, always in this order (the stream must not depend on options).
-    label = int(rng.integers(len(SHAPES)))
+    label = int(rng.integers(len(SHAPES))) % len(classes)
+    shown = (label + 1) % len(classes) if conflict else label  # the label the tied factors point to
     value = {}
     for factor, values in FACTORS.items():
         free, u = values[int(rng.integers(len(values)))], rng.random()
-        value[factor] = tied_value(factor, label) if u < corr.get(factor, 0.0) else free
+        tied = factor in corr and (conflict or u < corr[factor])
+        value[factor] = tied_value(factor, shown, len(classes)) if tied else free
     bg = {"c1": rng.uniform(15, 115, 3), "c2": rng.uniform(15, 115, 3), "angle": rng.uniform(0, 2 * math.pi),
           "freq": rng.uniform(3, 8), "grid": rng.random((8, 8))}  # muted colours, so objects stand out
 
     radius = SIZES[value["size"]] * rng.uniform(0.9, 1.1)
-    objects = [_place(rng, SHAPES[label], value["color"], value["texture"], value["size"], radius, radius, 1 - radius)]
+    objects = [_place(rng, classes[label], value["color"], value["texture"], value["size"], radius, radius, 1 - radius)]
     pick = lambda values: values[int(rng.integers(len(values)))]
     for _ in range(k - 1):
         r = radius * rng.uniform(0.4, 0.75)

@@ -52,8 +52,9 @@ def _predict(x, wb) -> torch.Tensor:
 
 
 def linear_probe(train_feats, train_labels, test_feats, test_labels,
-                 weight_decay: float | None = None, max_iter: int = 200) -> dict:
-    """Top-1 test accuracy of a linear probe, as {"accuracy": float, "weight_decay": float}.
+                 weight_decay: float | None = None, max_iter: int = 200, predictions: bool = False) -> dict:
+    """Top-1 test accuracy of a linear probe, as {"accuracy": float, "weight_decay": float} (and, with
+    `predictions`, "predictions": the predicted class of every test row).
 
     Features are standardised with the train mean and std. When weight_decay is None it is chosen
     from WEIGHT_DECAYS by accuracy on a fixed random 20% of train (ties go to the larger decay),
@@ -83,8 +84,9 @@ def linear_probe(train_feats, train_labels, test_feats, test_labels,
             weight_decay, init = _choose_weight_decay(train, y, num_classes, max_iter)
         train, test = _standardise(train, test)
         wb = _fit(train, y, num_classes, weight_decay, max_iter, init)
-    return {"accuracy": (_predict(test, wb) == y_test).float().mean().item(),
-            "weight_decay": weight_decay}
+    pred = _predict(test, wb)
+    out = {"accuracy": (pred == y_test).float().mean().item(), "weight_decay": weight_decay}
+    return {**out, "predictions": pred} if predictions else out
 
 
 def _choose_weight_decay(x, y, num_classes: int, max_iter: int):

@@ -99,7 +99,8 @@ class Trainer:
         self.speed_key = "tokens_per_s" if self.kind == "sae" else "images_per_s"
 
         if self.data is None:
-            self.data, self.test = training_data(cfg, self.kind)
+            self.data, test = training_data(cfg, self.kind)
+            self.test = test if self.test is None else self.test
         n, world = len(self.data), self.dist.world
         if n < cfg.batch_size:
             raise UserError(f"batch size {cfg.batch_size} is larger than the dataset ({n} examples): "
@@ -116,7 +117,9 @@ class Trainer:
         self.method = get_method(cfg.method).build(cfg, self.data).to(self.device)
         if world > 1:
             self.method = distributed.convert_sync_batchnorm(self.method)
-        self.opt = torch.optim.AdamW(param_groups(self.method, cfg.weight_decay), lr=cfg.lr)
+        # foreach: one fused update over all tensors (torch's default on CUDA; on CPUs it saves a third of a small
+        # model's step time)
+        self.opt = torch.optim.AdamW(param_groups(self.method, cfg.weight_decay), lr=cfg.lr, foreach=True)
         if resume:
             self._resume()
         self.model = self.method
