@@ -65,3 +65,15 @@ def overlay(series: dict[str, list[dict]], key: str, title: str):
         fig.add_trace(go.Scatter(x=[m["step"] for m in rows], y=[m[key] for m in rows], name=name, mode="lines"))
     fig.update_layout(showlegend=True)
     return fig
+
+
+def add_reference(fig, metrics: list[dict], key: str, name: str):
+    """A baseline drawn beside a curve: `key`'s values as a dashed grey line."""
+    import plotly.graph_objects as go
+
+    rows = [m for m in metrics if m.get(key) is not None]
+    if rows:
+        fig.add_trace(go.Scatter(x=[m["step"] for m in rows], y=[m[key] for m in rows], mode="lines", name=name,
+                                 line=dict(dash="dash", color="grey")))
+        fig.update_layout(showlegend=True, legend=dict(orientation="h", y=-0.3, font=dict(size=11)))
+    return fig

@@ -69,6 +69,6 @@ LESSONS = [
         text="A sparse autoencoder splits features into many directions that each fire rarely; "
         "compare them with the factors we know generated the images.",
         page="app/pages/dictionary.py",
-        query={"preset": "dino-shapes"},
+        query={"preset": "dictionaries"},
     ),
 ]

@@ -31,6 +31,27 @@ def max_train() -> int:
         return 2
 
 
+def owner() -> str:
+    """This browser session's classroom identity (the name given in the sidebar), "" until one is given."""
+    return st.session_state.get("owner", "")
+
+
+def teacher() -> bool:
+    """Whether this session gave the teacher key the server was started with (SSL_LAB_TEACHER_KEY)."""
+    key = os.environ.get("SSL_LAB_TEACHER_KEY", "")
+    return bool(key) and st.session_state.get("teacher_key") == key
+
+
+def check_may_control(run_dir) -> None:
+    """Only a run's owner, or the teacher, may stop, resume or delete it; a one-line UserError otherwise."""
+    from ssl_core import runs  # here, not above: the sidebar on every page must not wait for torch
+    from ssl_core.errors import UserError
+
+    who = runs.read_info(run_dir)["owner"]
+    if who and who != owner() and not teacher():
+        raise UserError(f"{Path(run_dir).name} belongs to {who}: only {who} or the teacher can stop, resume or delete it")
+
+
 def set_model(path) -> None:
     st.session_state[MODEL] = str(path)
 

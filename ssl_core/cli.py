@@ -400,6 +400,132 @@ def cmd_probe_factors(args) -> int:
                   f"{r['pool']} features:\n" + "\n".join(rows))
     return 0
 
+
+# ---- sparse autoencoders ----------------------------------------------------------------------
+
+def cmd_sae_train(args) -> int:
+    from ssl_core.sae.files import save_sae
+    from ssl_core.train.config import TrainConfig
+    from ssl_core.train.trainer import Trainer
+
+    if bool(args.features) == bool(args.checkpoint):
+        raise UserError("give the features to learn: --checkpoint CKPT --data DATA, or --features FILE")
+    if args.checkpoint and not args.data:
+        raise UserError("--checkpoint needs --data: the images whose features the SAE learns")
+    out = Path(args.out)
+    if out.is_dir():
+        raise UserError(f"--out {out} is a folder: give a file name such as sae.safetensors")
+    method_args = {"variant": args.kind, "k": args.k, "l1": args.l1,
+                   **({"width": args.width} if args.width else {"expansion": args.expansion})}
+    budget = {"steps": args.steps, "epochs": args.epochs, "minutes": args.minutes}
+    if all(v is None for v in budget.values()):
+        budget["epochs"] = 5
+    cfg = TrainConfig(method="sae", data=args.data or "", checkpoint=args.checkpoint, features=args.features,
+                      layer=args.layer, tokens=args.tokens, batch_size=args.batch_size, lr=args.lr, warmup=0.05,
+                      weight_decay=0.0, dtype=args.dtype, device=args.device, seed=args.seed, eval_every=0,
+                      log_every=50, method_args=method_args, **budget)
+    log = _log(args)
+    trainer = Trainer(cfg, None, log=log)
+    result = trainer.run()
+    m = result["metrics"]
+    save_sae(out, trainer.method, {"method": "sae", "data": {"spec": cfg.data}, "step": result["step"], "metrics": m,
+                                   "config": json.loads(cfg.to_json())})
+    _out(args, {**result, "out": str(out), "tokens_trained": result["step"] * cfg.batch_size},
+         f"wrote {out}: {trainer.monitor.summary(m)} after {result['step']} steps of {cfg.batch_size} tokens")
+    return 0
+
+
+def _sae_and_tokens(sae_path, features_path, tokens: str | None):
+    from ssl_core.features import load_features
+    from ssl_core.sae.browse import check_width, token_grid
+    from ssl_core.sae.files import load_sae
+
+    sae, meta = load_sae(sae_path)
+    f = load_features(features_path)
+    kind = tokens or (meta.get("source") or {}).get("tokens") or ("patch" if "patch" in f.tensors else "cls")
+    grid = token_grid(f, kind)
+    check_width(sae, grid, f"the features in {Path(features_path).name}")
+    return sae, meta, f, kind, grid
+
+
+def cmd_sae_eval(args) -> int:
+    import torch
+
+    from ssl_core.sae.browse import encode_dense, reconstruct
+    from ssl_core.sae.metrics import density_histogram, explained_variance
+
+    sae, meta, f, kind, grid = _sae_and_tokens(args.sae, args.features, args.tokens)
+    x = grid.reshape(-1, grid.shape[-1])
+    acts = encode_dense(sae, x)
+    fires = (acts > 0).float()
+    density = fires.mean(0)
+    counts, edges = density_histogram(density)
+    r = {"explained_variance": explained_variance(x, reconstruct(sae, grid).reshape(x.shape)),
+         "l0": float(fires.sum(1).mean()), "dead_fraction": float((density == 0).float().mean()),
+         "tokens": len(x), "kind": kind, "width": sae.width, "variant": sae.variant,
+         "log10_density_histogram": {"counts": torch.as_tensor(counts).tolist(), "edges": torch.as_tensor(edges).tolist()}}
+    _out(args, r, f"{len(x)} {kind} tokens: explained variance {r['explained_variance']:.3f}, L0 {r['l0']:.1f}, "
+                  f"dead (never firing here) {r['dead_fraction']:.1%} of {sae.width} latents")
+    return 0
+
+
+def cmd_sae_top(args) -> int:
+    from ssl_core.data import load_data
+    from ssl_core.features import dataset_features
+    from ssl_core.sae.browse import apply
+    from ssl_core.sae.pictures import heat_overlay, save_png
+    from ssl_core.sae.files import load_sae
+
+    sae, meta = load_sae(args.sae)
+    source = meta.get("source") or {}
+    kind, layer = source.get("tokens", "patch"), int(source.get("layer", -1))
+    f = dataset_features(args.checkpoint, args.data, "all", args.limit, layer, (kind,), "auto",
+                         progress=_progress("features"))
+    d = apply(sae, f, kind)
+    top = d.top_images(args.feature, args.k)
+    if not top:
+        raise UserError(f"feature {args.feature} never fires on these images: pick another (`sae eval` shows the dead ones)")
+    images = load_data(args.data, "all", f.source["size"], args.limit)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file: give a folder for the pictures")
+    written = [save_png(out / f"feature{args.feature:05d}_{rank:02d}_image{i}.png",
+                        heat_overlay(images.images[i], d.heatmap(i, args.feature) if kind == "patch" else None))
+               for rank, i in enumerate(top)]
+    _out(args, {"out": str(out), "feature": args.feature, "images": top, "files": [str(w) for w in written],
+                "activations": [float(d.image_max[i, args.feature]) for i in top]},
+         f"wrote {len(written)} pictures of feature {args.feature}'s top images to {out}")
+    return 0
+
+
+def cmd_sae_supervised(args) -> int:
+    from ssl_core.features import load_features
+    from ssl_core.sae.browse import token_grid
+    from ssl_core.sae.dictionaries import dictionary_explained_variance, fit_probe, probe_f1, supervised_dictionary
+    from ssl_core.sae.dictionaries import supervised_edit_rate
+
+    f = load_features(args.features)
+    codes = dict(f.codes) or ({"label": f.labels} if f.labelled else {})
+    if args.factor not in codes:
+        raise UserError(f"these features have no factor {args.factor!r}: they have {', '.join(codes) or 'none'}")
+    kind = args.tokens or ("cls" if "cls" in f.tensors else "patch")
+    grid = token_grid(f, kind)
+    x = grid.mean(dim=(1, 2))  # one row an image: its CLS token, or the mean of its patch tokens
+    c = {args.factor: codes[args.factor].long()}
+    n_values = {args.factor: int(c[args.factor].max()) + 1}
+    names = (f.vocab.get(args.factor) if f.codes else f.class_names) or [str(v) for v in range(n_values[args.factor])]
+    dictionary = supervised_dictionary(x, c, n_values)
+    probe = fit_probe(x, c[args.factor], n_values[args.factor])
+    control = supervised_edit_rate(x, c[args.factor], dictionary.vectors[args.factor], probe)
+    r = {"factor": args.factor, "values": names[:n_values[args.factor]], "rows": len(x), "kind": kind,
+         "explained_variance": dictionary_explained_variance(dictionary, x, c),
+         "control_rate": control["rate"], "probe_f1": probe_f1(probe, x, c[args.factor], n_values[args.factor]).tolist(),
+         "vector_norms": dictionary.vectors[args.factor].norm(dim=1).tolist()}
+    _out(args, r, f"supervised dictionary of {args.factor} ({n_values[args.factor]} values) on {len(x)} images: "
+                  f"explained variance {r['explained_variance']:.3f}; an edit u(old) -> u(new) moves a linear probe to "
+                  f"the new value {r['control_rate']:.1%} of the time")
+    return 0
+
 # ---- parser -----------------------------------------------------------------------------------
 
 def _model_options(p, dtype_default: str = "auto") -> None:
@@ -572,6 +698,53 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--limit", type=int, default=2000, help="training images for the probes")
     _model_options(q)
     q.set_defaults(func=cmd_probe_factors)
+
+    sa = sub.add_parser("sae", help="sparse autoencoders: train, evaluate, show a feature, supervised dictionaries")
+    ssub = sa.add_subparsers(dest="sae_command", required=True)
+    q = ssub.add_parser("train", help="train an SAE on a checkpoint's features (or a feature file)")
+    q.add_argument("--checkpoint", help=CHECKPOINT_HELP + " (with --data)")
+    q.add_argument("--data", help=DATA_HELP)
+    q.add_argument("--features", help="a feature file from `python -m ssl_core features`, instead of --checkpoint")
+    q.add_argument("--layer", type=int, default=-1, help="block (ViT) or stage (CNN) to read; -1: the last")
+    q.add_argument("--tokens", default="patch", choices=["patch", "cls"], help="every patch token, or the CLS tokens")
+    q.add_argument("--kind", default="topk", choices=["topk", "batchtopk", "relu"], help="the SAE variant")
+    width = q.add_mutually_exclusive_group()
+    width.add_argument("--expansion", type=int, default=8, help="width as a multiple of the feature width (8)")
+    width.add_argument("--width", type=int, help="the number of latents")
+    q.add_argument("--k", type=int, default=32, help="active latents per token (topk, batchtopk)")
+    q.add_argument("--l1", type=float, default=1e-3, help="L1 weight (relu)")
+    budget = q.add_mutually_exclusive_group()
+    budget.add_argument("--steps", type=int, help="budget in optimiser steps")
+    budget.add_argument("--epochs", type=float, help="budget in passes over the tokens (default 5)")
+    budget.add_argument("--minutes", type=float, help="budget in minutes")
+    q.add_argument("--batch-size", type=int, default=4096, help="tokens per step")
+    q.add_argument("--lr", type=float, default=1e-3, help="peak learning rate of Adam")
+    q.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the token order")
+    q.add_argument("--out", required=True, help="the SAE file to write (.safetensors)")
+    _model_options(q)
+    q.set_defaults(func=cmd_sae_train)
+    q = ssub.add_parser("eval", help="explained variance, L0 and dead latents of an SAE on a feature file")
+    q.add_argument("sae", help="an SAE file")
+    q.add_argument("--features", required=True, help="a feature file from `python -m ssl_core features`")
+    q.add_argument("--tokens", choices=["patch", "cls"], help="which tokens (default: the ones the SAE learnt)")
+    q.add_argument("--json", action="store_true", help=JSON_HELP)
+    q.set_defaults(func=cmd_sae_eval)
+    q = ssub.add_parser("top", help="pictures of a feature's top-activating images, its activation over each")
+    q.add_argument("sae", help="an SAE file")
+    q.add_argument("--feature", type=int, required=True, help="the feature (latent) number")
+    q.add_argument("--checkpoint", required=True, help="the checkpoint the SAE's features come from")
+    q.add_argument("--data", required=True, help=DATA_HELP)
+    q.add_argument("--limit", type=int, help="use only this many images")
+    q.add_argument("--k", type=int, default=12, help="how many images")
+    q.add_argument("--out", required=True, help="a folder for the PNG files")
+    q.add_argument("--json", action="store_true", help=JSON_HELP)
+    q.set_defaults(func=cmd_sae_top)
+    q = ssub.add_parser("supervised", help="the supervised dictionary of one factor (Makelov et al. 2024)")
+    q.add_argument("--features", required=True, help="a feature file from `python -m ssl_core features`")
+    q.add_argument("--factor", required=True, help="a scene factor (shape, color, size, ...) or label")
+    q.add_argument("--tokens", choices=["patch", "cls"], help="which tokens make an image's row (default: cls)")
+    q.add_argument("--json", action="store_true", help=JSON_HELP)
+    q.set_defaults(func=cmd_sae_supervised)
     return p
 
 

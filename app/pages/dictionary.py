@@ -1,9 +1,20 @@
-"""Dictionary: placeholder until its own issue lands; the navigation already points here."""
+"""Dictionary: train a sparse autoencoder on a checkpoint's features, browse its features, and judge it against
+supervised dictionaries built from the known factors. The parts live in app/dictionary/."""
 
-from app.ui import coming
+import streamlit as st
 
-coming(
-    "Dictionary",
-    "train a sparse autoencoder on the current model's features and browse each dictionary "
-    "feature with its top images and the data factor it tracks.",
-)
+from app.dictionary import browse, compare, train
+
+PARTS = {"train": "Train", "browse": "Browse", "compare": "Compare"}
+
+st.title("Dictionary")
+st.caption("What are the directions a model's features are made of? A sparse autoencoder learns a dictionary of them, "
+           "each firing rarely; browse what each one fires on, and compare with the factors we know made the images.")
+if st.query_params.get("preset") == "dictionaries" and not st.session_state.get("dict_lesson"):
+    st.session_state.update(dict_lesson=True, dict_part="browse")
+part = st.radio("Part", list(PARTS), format_func=PARTS.get, horizontal=True, key="dict_part")
+if st.session_state.get("dict_lesson"):
+    st.info("Lesson 8, Feature dictionaries. This dictionary of the shipped model was trained in two minutes on the "
+            "scenes' patch tokens. Sort by density, search for a colour, open a feature and click its patches. "
+            "Question for the class: does each feature stand for one factor value, and which factors own no feature?")
+{"train": train.show, "browse": browse.show, "compare": compare.show}[part]()

@@ -16,7 +16,7 @@ from ssl_core.methods.rotnet import RotNet
 from ssl_core.methods.simclr import SimCLR
 from ssl_core.methods.sit import SiT
 from ssl_core.methods.vicreg import VICReg
-from ssl_core.sae.task import SAETask
+from ssl_core.methods.sae import SAETask
 
 METHODS: dict[str, type[Method]] = {m.name: m for m in (
     SimCLR, MoCoV3, BYOL, BarlowTwins, MixedBarlowTwins, VICReg, DINO, MAE, IJEPA, RotNet, SiT, MMC, Classifier, SAETask)}

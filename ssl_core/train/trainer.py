@@ -29,7 +29,7 @@ from ssl_core.files import atomic_write, read_json
 from ssl_core.methods import get_method
 from ssl_core.models.checkpoint import read_checkpoint
 from ssl_core.runs import RunWriter, Slot, latest_checkpoint
-from ssl_core.sae.task import sae_tokens
+from ssl_core.sae.tokens import sae_tokens
 from ssl_core.train.config import TrainConfig
 from ssl_core.train.monitors import AccuracyMonitor, KnnMonitor, to_device
 from ssl_core.train.schedule import lr_factor
@@ -102,6 +102,9 @@ class Trainer:
             self.data, test = training_data(cfg, self.kind)
             self.test = test if self.test is None else self.test
         n, world = len(self.data), self.dist.world
+        if self.kind == "sae" and n < cfg.batch_size:  # a batch of tokens: as many as there are, when fewer
+            self.log(f"batch size lowered from {cfg.batch_size} to {n}: the features hold {n} training tokens")
+            cfg.batch_size = n - n % world
         if n < cfg.batch_size:
             raise UserError(f"batch size {cfg.batch_size} is larger than the dataset ({n} examples): "
                             f"use --batch-size {max(2, n)} or less")

@@ -1,65 +1,17 @@
-"""A sparse autoencoder as something the one trainer trains (`--method sae`), its tokens, and its file.
+"""A sparse autoencoder as something the one trainer trains (`--method sae`), over a model's features.
 
-The tokens are a model's features from the feature store: the patch tokens (every patch of every image)
-or the CLS tokens of one block, from a checkpoint and a dataset, or from a feature file written by
-`python -m ssl_core features`. Images, not tokens, are split into training and held-out sets (one image's
-patches are alike, so splitting tokens would leak), 90/10 by a seeded permutation.
-
-An SAE file is one checkpoint of the one format (`ssl_core.models.checkpoint`) with `kind` "sae", an
-`arch` that rebuilds the autoencoder ({"name": "sae", d_in, width, variant, k, l1, aux_k}), the `source`
-of its features (checkpoint file and SHA-1, data, split, layer, token kind, dtype) and its final metrics.
+The autoencoder itself is `ssl_core.sae.model`; its tokens come from `ssl_core.sae.tokens`, and its file is
+`ssl_core.sae.files`. During training the monitor scores it on held-out tokens beside PCA.
 """
-
-from pathlib import Path
 
 import torch
 
-from ssl_core.data import TensorData
 from ssl_core.errors import UserError
-from ssl_core.features import dataset_features, load_features
 from ssl_core.methods.base import AT_LEAST_ONE, NON_NEGATIVE, Method, StepOutput
-from ssl_core.models.checkpoint import read_checkpoint, save_checkpoint
 from ssl_core.sae.metrics import explained_variance
 from ssl_core.sae.model import VARIANTS, SparseAutoencoder
 
-HELD_OUT = 0.1  # of the images, whose tokens are the held-out set
 EVAL_TOKENS = 65_536  # held-out tokens the monitor scores (all of them when fewer)
-
-
-def token_features(cfg):
-    """The Features an SAE config names: a feature file, or a checkpoint's features of `cfg.data`."""
-    kind = cfg.tokens
-    if cfg.features:
-        return load_features(cfg.features), kind
-    if not cfg.checkpoint:
-        raise UserError("an SAE learns a model's features: give --checkpoint CKPT --data DATA, or --features FILE")
-    return dataset_features(cfg.checkpoint, cfg.data, "all", cfg.limit, cfg.layer, (kind,), cfg.dtype, cfg.device), kind
-
-
-def tokens_of(f, kind: str, images: torch.Tensor) -> TensorData:
-    """The tokens (T, D) of the given images, with the image each token comes from (`image`)."""
-    x = f[kind].float()[images]
-    per_image = x.shape[1] * x.shape[2] if x.ndim == 4 else 1
-    return TensorData({"inputs": x.reshape(-1, x.shape[-1]),
-                       "image": images.repeat_interleave(per_image)}, source=kind)
-
-
-def split_images(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """(training images, held-out images): a seeded 90/10 split of n images (at least one held out)."""
-    if n < 2:
-        raise UserError(f"an SAE needs features of at least 2 images (got {n}): use more data")
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    k = max(1, round(HELD_OUT * n))
-    return perm[k:].sort().values, perm[:k].sort().values
-
-
-def sae_tokens(cfg) -> tuple[TensorData, TensorData]:
-    """(training tokens, held-out tokens) for an SAE run, each a TensorData with `inputs` and `image`."""
-    f, kind = token_features(cfg)
-    train, held = split_images(len(f), cfg.seed)
-    data, test = tokens_of(f, kind, train), tokens_of(f, kind, held)
-    data.source_info = {**f.source, "tokens": kind, "features_file": cfg.features and Path(cfg.features).name}
-    return data, test
 
 
 class SAEMonitor:
@@ -174,28 +126,3 @@ class Features:
 
     def __init__(self, d_in: int):
         self.d_in, self.arch = d_in, {"name": "features"}
-
-
-def save_sae(path, task: SAETask, meta: dict) -> Path:
-    """An SAE file: the autoencoder's tensors only (no optimiser state), with its metadata."""
-    tensors = {f"model.sae.{k}": v for k, v in task.sae.state_dict().items()}
-    return save_checkpoint(path, tensors, {**meta, **task.checkpoint_meta()})
-
-
-def load_sae(path) -> tuple[SparseAutoencoder, dict]:
-    """(the SAE in eval mode, its metadata) from an SAE file (or a training checkpoint of an SAE run)."""
-    tensors, meta = read_checkpoint(path)
-    arch = meta.get("arch") or {}
-    if meta.get("kind") != "sae" or arch.get("name") != "sae":
-        raise UserError(f"{Path(path).name} is not a sparse autoencoder: train one with `python -m ssl_core sae train`")
-    try:
-        d_in, width = int(arch["d_in"]), int(arch["width"])
-        if not (1 <= d_in <= 1 << 14 and 1 <= width <= 1 << 20 and d_in * width <= 1 << 28):
-            raise ValueError(f"a {d_in} x {width} autoencoder is out of range")
-        sae = SparseAutoencoder(d_in, width, arch["variant"], int(arch["k"]), float(arch["l1"]), int(arch["aux_k"]),
-                                dead_window=int(arch.get("dead_window", 100_000)))
-        state = {k[len("model.sae."):]: v for k, v in tensors.items() if k.startswith("model.sae.")}
-        sae.load_state_dict(state)
-    except (KeyError, TypeError, ValueError, RuntimeError, OverflowError) as e:
-        raise UserError(f"{Path(path).name} has a damaged SAE description ({str(e).splitlines()[0][:80]})") from None
-    return sae.eval(), meta
