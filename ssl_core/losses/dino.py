@@ -12,6 +12,8 @@ def dino_loss(student_outputs: list[torch.Tensor], teacher_outputs: list[torch.T
     for every view seen by the student; the loss is the cross-entropy H(P_t, P_s) = -sum P_t log P_s,
     averaged over all (teacher view, student view) pairs of different views and over the batch.
     The student's first len(teacher_outputs) views must be the same global views the teacher saw.
+    A student view may also be (B, N, K), N local tokens of each image (MMC's patch tokens): each token
+    is matched to its image's teacher distribution, and the pair's term is the mean over the tokens.
     """
     up = lambda x: x.to(torch.promote_types(x.dtype, torch.float32))  # float32 at least (bf16 autocast)
     teacher = [F.softmax((up(t) - center) / teacher_temp, dim=-1) for t in teacher_outputs]
@@ -21,7 +23,8 @@ def dino_loss(student_outputs: list[torch.Tensor], teacher_outputs: list[torch.T
         for j, log_p_s in enumerate(student):
             if i == j:
                 continue
-            total = total + torch.sum(-p_t * log_p_s, dim=-1).mean()
+            target = p_t.unsqueeze(1) if log_p_s.dim() == 3 else p_t
+            total = total + torch.sum(-target * log_p_s, dim=-1).mean()
             pairs += 1
     return total / pairs
 

@@ -2,11 +2,30 @@ import torch
 
 from ssl_core.distributed import gather
 from ssl_core.losses._precision import full_precision
+from ssl_core.losses.barlow_twins import off_diagonal
 
 
 def _standardize_unbiased(z: torch.Tensor) -> torch.Tensor:
     z = z.to(torch.promote_types(z.dtype, torch.float32))
     return (z - z.mean(0)) / z.std(0)  # mix-bt's convention: unbiased std, no eps
+
+
+@full_precision
+def mix_bt_barlow_twins(z1: torch.Tensor, z2: torch.Tensor, lambd: float = 1 / 128,
+                        gather_distributed: bool = False) -> torch.Tensor:
+    """Barlow Twins' loss as mix-bt computes it (wgcban/mix-bt, main.py; Zbontar et al. 2021, eq. 1-2):
+
+        C = std(z1)^T std(z2) / N,  std(z) = (z - mean_b z) / unbiased std_b z  (no eps),
+        L_BT = sum_i (1 - C_ii)^2 + lambda * sum_{i != j} C_ij^2,
+
+    where `barlow_twins` standardises as BatchNorm (biased variance + eps). mix-bt L2-normalises z1 and z2
+    before (its model's output); that is the caller's. With `gather_distributed` the statistics cover the
+    global batch.
+    """
+    if gather_distributed:
+        z1, z2 = gather(z1), gather(z2)
+    c = _standardize_unbiased(z1).T @ _standardize_unbiased(z2) / z1.shape[0]
+    return (torch.diagonal(c) - 1).pow(2).sum() + lambd * off_diagonal(c).pow(2).sum()
 
 
 @full_precision

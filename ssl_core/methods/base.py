@@ -4,7 +4,10 @@ A method is an `nn.Module` that owns a backbone and its training-only heads. The
 module itself, `method(batch, generator)` (so DistributedDataParallel can wrap it), on a batch dict
 already on the device (`ssl_core.data.imagedata`: `images` uint8, `labels`, `index`, ...; the method
 draws its own augmented views, batched), and gets a `StepOutput`. It back-propagates the loss, steps the
-optimiser, then calls `after_step(progress)` (EMA teachers update there). `eval_backbone` is the network
+optimiser, then calls `after_step(progress)` (EMA teachers update there). Before the first step it calls
+`set_budget(total_steps)` once (None when the budget is in minutes), so schedules that must fit the run's
+length (the teacher momentum's start, `budget_momentum`) can see it; `adam_betas` says which AdamW betas
+the method's paper trains with (None: PyTorch's (0.9, 0.999)). `eval_backbone` is the network
 whose features are evaluated and exported; `backbone_prefix` names it inside `state_dict()`, and `pool`
 says how its features become one embedding ("cls", or "mean" of the patch tokens).
 
@@ -29,6 +32,9 @@ POSITIVE = (lambda v: v > 0, "must be positive")
 FRACTION = (lambda v: 0 <= v <= 1, "must be in [0, 1]")
 NON_NEGATIVE = (lambda v: v >= 0, "must be zero or more")
 AT_LEAST_ONE = (lambda v: v >= 1, "must be at least 1")
+
+# What every EMA method's `momentum` documentation says in brackets (see `budget_momentum`).
+MOMENTUM_DOC = "lower in runs too short to forget the random initialisation; 1 freezes the teacher"
 
 # Options every method takes (set as attributes by `build_method`): name -> (default, one sentence).
 COMMON_PARAMS = {
@@ -70,6 +76,8 @@ class Method(nn.Module):
     mask_ratio = 0.0
     needs_vit = False
     bss = False  # see COMMON_PARAMS
+    adam_betas: tuple[float, float] | None = None  # AdamW's betas in the method's paper (None: PyTorch's)
+    total_steps: int | None = None  # the run's budget in steps, once the trainer calls `set_budget`
 
     def __init__(self, backbone: nn.Module):
         super().__init__()
@@ -99,8 +107,17 @@ class Method(nn.Module):
         crops = multi_crop(images, global_cfg, local_cfg, n_local=n_local, generator=generator)
         return [bss_normalized(c, generator=generator) for c in crops] if self.bss else crops
 
+    def set_budget(self, total_steps: int | None) -> None:
+        """Called once before training with the run's length in optimiser steps (None: a budget in minutes)."""
+        self.total_steps = total_steps
+
     def after_step(self, progress: float) -> None:
         """Called after each optimiser step with training progress in [0, 1]."""
+
+    def teacher_momentum(self, progress: float, schedule=None) -> float:
+        """An EMA teacher's momentum at `progress`: from `self.base_momentum`, lowered to fit the budget
+        (`budget_momentum`), to 1 along `schedule` (by default the cosine one, `ema_momentum`)."""
+        return (schedule or ema_momentum)(budget_momentum(self.base_momentum, self.total_steps), progress)
 
     @property
     def eval_backbone(self) -> nn.Module:
@@ -149,9 +166,32 @@ class Method(nn.Module):
                 "pool": self.pool}
 
 
+INIT_LEFT = 0.01  # the most of its random initialisation a teacher may keep at the end of a run
+
+
 def ema_momentum(base: float, progress: float) -> float:
     """Cosine schedule of the teacher momentum from `base` to 1 (BYOL, Grill et al. 2020, sec. 3.2)."""
     return 1 - (1 - base) * (math.cos(math.pi * progress) + 1) / 2
+
+
+def linear_momentum(base: float, progress: float) -> float:
+    """Linear schedule of the teacher momentum from `base` to 1 (I-JEPA's code: ema = [0.996, 1.0])."""
+    return base + (1 - base) * progress
+
+
+def budget_momentum(base: float, total_steps: int | None, init_left: float = INIT_LEFT) -> float:
+    """The momentum a teacher starts from in a run of `total_steps`: `base`, or less when the run is too
+    short for a teacher starting at `base` to forget its random initialisation.
+
+    After T updates t <- m_t t + (1 - m_t) s the teacher holds prod_t m_t <= exp(-sum_t (1 - m_t)) of its
+    initial weights; on either schedule from m0 to 1 (cosine or linear, at progress t/T, t = 1..T) that sum
+    is (1 - m0)(T - 1)/2, so m0 = 1 - 2 ln(1/init_left) / (T - 1) leaves at most `init_left`. The papers'
+    budgets keep their base (DINO's 0.996 over 125k steps); 300 steps start at 0.969, where 0.996 would
+    leave 55% of the random teacher that DINO, I-JEPA and MMC evaluate. A base of 1 (a frozen teacher) is kept.
+    """
+    if not total_steps or total_steps < 2 or base >= 1:
+        return base
+    return min(base, max(0.0, 1 - 2 * math.log(1 / init_left) / (total_steps - 1)))
 
 
 @torch.no_grad()
@@ -160,6 +200,12 @@ def ema_update(teacher: nn.Module, student: nn.Module, momentum: float) -> None:
     are the teacher's own, kept by its own forward passes, as in MoCo v3's, BYOL's and DINO's code."""
     for t, s in zip(teacher.parameters(), student.parameters(), strict=True):
         t.mul_(momentum).add_(s.detach(), alpha=1 - momentum)
+
+
+def per_view(module: nn.Module, x: torch.Tensor, views: int = 2) -> torch.Tensor:
+    """`module` on each of the `views` equal parts of a stacked batch, restacked: a head's BatchNorm then
+    normalises each view on its own, as the reference codes do that run one view at a time."""
+    return torch.cat([module(v) for v in x.chunk(views)])
 
 
 def frozen_copy(module: nn.Module) -> nn.Module:

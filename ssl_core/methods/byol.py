@@ -3,7 +3,7 @@
 import torch
 
 from ssl_core.losses import byol_loss
-from ssl_core.methods.base import AT_LEAST_ONE, FRACTION, Method, StepOutput, ema_momentum, ema_update, frozen_copy
+from ssl_core.methods.base import AT_LEAST_ONE, FRACTION, MOMENTUM_DOC, Method, StepOutput, ema_update, frozen_copy
 from ssl_core.models.heads import mlp
 
 
@@ -15,7 +15,7 @@ class BYOL(Method):
     param_docs = {
         "proj_hidden": "Width of the hidden layer of the projector and the predictor.",
         "proj_dim": "Size of the projection the loss compares.",
-        "momentum": "Starting EMA momentum of the target network; it follows a cosine schedule to 1.",
+        "momentum": f"Starting EMA momentum of the target network ({MOMENTUM_DOC}); it follows a cosine schedule to 1.",
         "predictor": "Use the online predictor; switch off (with ema) to see BYOL collapse.",
         "ema": "Keep a slowly moving target network; off, the target is the online network itself "
                "(stop-gradient only), and without the predictor BYOL collapses.",
@@ -46,6 +46,6 @@ class BYOL(Method):
 
     def after_step(self, progress):
         if self.use_ema:
-            m = ema_momentum(self.base_momentum, progress)
+            m = self.teacher_momentum(progress)
             ema_update(self.target_backbone, self.backbone, m)
             ema_update(self.target_projector, self.projector, m)

@@ -9,17 +9,24 @@ from torch import nn
 from ssl_core.data import ViewConfig
 from ssl_core.losses import ijepa_loss
 from ssl_core.distributed import sharded
-from ssl_core.methods.base import AT_LEAST_ONE, FRACTION, Method, StepOutput, ema_momentum, ema_update, frozen_copy
+from ssl_core.methods.base import AT_LEAST_ONE, FRACTION, MOMENTUM_DOC, NON_NEGATIVE, Method, StepOutput, ema_update, frozen_copy, linear_momentum
+from ssl_core.models.pos_embed import use_sincos
 from ssl_core.models.vit import Block
 
+POS_EMBEDS = ("sincos", "learned")
 
-def sample_block(batch: int, grid: tuple[int, int], scale: float, aspect: float, generator, device) -> torch.Tensor:
-    """(batch, h*w) bool: one rectangle per row of `scale` of the grid's area and aspect ratio `aspect`
-    (h / w), the same size in every row (as I-JEPA's collator samples one size per batch), at a random place."""
+
+def block_size(grid: tuple[int, int], scale: float, aspect: float) -> tuple[int, int]:
+    """(h, w) of a rectangle of `scale` of the grid's area and aspect ratio `aspect` (h / w), inside the grid."""
     gh, gw = grid
     area = scale * gh * gw
-    h = max(1, min(gh, round(math.sqrt(area * aspect))))
-    w = max(1, min(gw, round(math.sqrt(area / aspect))))
+    return max(1, min(gh, round(math.sqrt(area * aspect)))), max(1, min(gw, round(math.sqrt(area / aspect))))
+
+
+def sample_block(batch: int, grid: tuple[int, int], size: tuple[int, int], generator, device) -> torch.Tensor:
+    """(batch, h*w) bool: one rectangle of `size` per row, the same size in every row (as I-JEPA's collator
+    samples one size per batch), at a random place."""
+    (gh, gw), (h, w) = grid, size
     r = torch.rand(batch, 2, generator=generator, device=device)
     top = torch.floor(r[:, 0] * (gh - h + 1)).view(-1, 1, 1)
     left = torch.floor(r[:, 1] * (gw - w + 1)).view(-1, 1, 1)
@@ -29,33 +36,69 @@ def sample_block(batch: int, grid: tuple[int, int], scale: float, aspect: float,
 
 
 def ijepa_masks(batch: int, grid: tuple[int, int], n_targets: int = 4, target_scale=(0.15, 0.2),
-                target_aspect=(0.75, 1.5), context_scale=(0.85, 1.0), generator=None, device=None):
-    """I-JEPA's multi-block masking (Assran et al. 2023, sec. 3 and Fig. 4).
+                target_aspect=(0.75, 1.5), context_scale=(0.85, 1.0), min_keep: int = 10, generator=None,
+                device=None, tries: int = 20):
+    """I-JEPA's multi-block masking (Assran et al. 2023, sec. 3 and Fig. 4; the official collator,
+    src/masks/multiblock.py).
 
     Returns the indices of the context patches (B, Kc) and of each target block (B, M, Kt). Target
     blocks: M rectangles of scale in `target_scale` and aspect in `target_aspect` (one size drawn per
     batch, so every row has Kt patches). Context: one near-full block (aspect 1) minus every target
-    patch, so the task is not trivial; rows are cut to the smallest context size in the batch (as the
-    official collator does, but keeping a random subset rather than the first patches).
+    patch, so the task is not trivial. As the collator, a row whose context keeps `min_keep` patches or
+    fewer (its test is `len(mask) > min_keep`) draws its context block again at another place; after
+    `tries` failures the last target stops being cut out of it, then the one before, and so on (the
+    collator's "decreasing acceptable regions"), which always ends: the block alone is large enough.
+    On grids too small for the configured minimum it is lowered to a quarter of the grid (and below the
+    context block's own size): 10 of a 4x4 grid's 16 patches would mostly be met by giving up the cuts.
+    Rows are cut to the smallest context size in the batch (as the collator, but keeping a random subset
+    rather than the first patches). Every draw comes from `generator`, and the number of draws depends on
+    every row: under torchrun call it through `sharded`, so every rank draws the global batch's masks.
+    The minimum is asked of the context only: the collator asks it of the targets too, which on small grids
+    (3 x 3 targets of an 8 x 8 grid) it could never meet. Not copied either: blocks one patch short of the
+    grid's side and never on its last row or column (its `randint(0, height - h)`), and one uniform number
+    shared by a block's scale and aspect.
     """
     u = torch.rand(4, generator=generator, device=device).tolist()
     t_scale = target_scale[0] + (target_scale[1] - target_scale[0]) * u[0]
     log_a = math.log(target_aspect[0]) + (math.log(target_aspect[1]) - math.log(target_aspect[0])) * u[1]
     c_scale = context_scale[0] + (context_scale[1] - context_scale[0]) * u[2]
-    targets = torch.stack([sample_block(batch, grid, t_scale, math.exp(log_a), generator, device)
+    t_size, c_size = block_size(grid, t_scale, math.exp(log_a)), block_size(grid, c_scale, 1.0)
+    targets = torch.stack([sample_block(batch, grid, t_size, generator, device)
                            for _ in range(n_targets)], dim=1)  # (B, M, N)
-    context = sample_block(batch, grid, c_scale, 1.0, generator, device) & ~targets.any(1)
-    if int(context.sum(1).min()) == 0:  # degenerate draw: keep the patches outside the targets
-        context = ~targets.any(1)
+    n = grid[0] * grid[1]
+    keep = min(min_keep, n // 4, c_size[0] * c_size[1] - 1)  # each context keeps more than `keep` patches
+    # allowed[r]: the patches outside every target but the last r (r = n_targets: anywhere).
+    allowed = [~targets[:, :n_targets - r].any(1) for r in range(n_targets + 1)]
+    context = sample_block(batch, grid, c_size, generator, device) & allowed[0]
+    attempt = 1
+    while True:
+        short = context.sum(1) <= keep
+        if not bool(short.any()):
+            break
+        again = sample_block(batch, grid, c_size, generator, device) & allowed[min(attempt // tries, n_targets)]
+        context = torch.where(short.unsqueeze(1), again, context)
+        attempt += 1
     k_ctx = int(context.sum(1).min())
     noise = torch.rand(context.shape, generator=generator, device=device)
     ctx_idx = torch.where(context, noise, 2.0).argsort(1)[:, :k_ctx].sort(1).values
-    k_t = int(targets[0, 0].sum())
+    k_t = t_size[0] * t_size[1]
     tgt_idx = targets.float().argsort(dim=2, descending=True, stable=True)[..., :k_t].sort(2).values
     return ctx_idx, tgt_idx
 
 
 class IJEPA(Method):
+    """I-JEPA as the official code (facebookresearch/ijepa) at classroom sizes: multi-block masks with the
+    collator's minimum context (`ijepa_masks`), fixed 2-D sin-cos position embeddings in the encoder and the
+    predictor (`pos_embed`), a target encoder whose momentum rises linearly from `momentum` to 1 (the code's
+    ema = [0.996, 1.0]; lowered in short runs, see `budget_momentum`), the smooth-L1 loss on layer-normalised
+    targets, AdamW with PyTorch's betas (the code's `torch.optim.AdamW(param_groups)`).
+
+    Stated differences: our ViT has a CLS token, which the official encoder lacks; the loss never trains it,
+    so the target encoder is evaluated on its mean-pooled patch tokens (`pool`), as the paper evaluates. The
+    code's learning-rate and weight-decay schedules (warm-up from 2e-4, weight decay 0.04 to 0.4) are the
+    trainer's, which has one of each for every method.
+    """
+
     name = "ijepa"
     description = "Predict, in embedding space, what an EMA target encoder sees in hidden blocks from a context block."
     paper = "Assran, Duval, Misra, Bojanowski, Vincent, Rabbat, LeCun, Ballas. Self-Supervised Learning from " \
@@ -65,22 +108,31 @@ class IJEPA(Method):
         "target_scale": "Largest area of a target block, as a fraction of the image (the smallest is 3/4 of it).",
         "pred_dim": "Width of the narrow predictor transformer.",
         "pred_depth": "Number of transformer blocks in the predictor.",
-        "momentum": "Starting EMA momentum of the target encoder; it follows a cosine schedule to 1.",
+        "momentum": f"Starting EMA momentum of the target encoder ({MOMENTUM_DOC}); it rises linearly to 1.",
         "loss": "smooth_l1 (the official code) or mse (the paper's squared distance).",
+        "min_keep": "A context must keep more than this many patches, or it is drawn again (the official "
+                    "collator's 10; lowered on grids too small for it).",
+        "pos_embed": "sincos: fixed 2-D sine-cosine position embeddings, as the paper; learned: trained ones.",
     }
-    param_checks = {"n_targets": AT_LEAST_ONE, "target_scale": (lambda v: 0 < v < 0.5, "must be between 0 and 0.5"), "pred_dim": AT_LEAST_ONE, "pred_depth": AT_LEAST_ONE, "momentum": FRACTION, "loss": (lambda v: v in ("smooth_l1", "mse"), "must be smooth_l1 or mse")}
+    param_checks = {"n_targets": AT_LEAST_ONE, "target_scale": (lambda v: 0 < v < 0.5, "must be between 0 and 0.5"),
+                    "pred_dim": AT_LEAST_ONE, "pred_depth": AT_LEAST_ONE, "momentum": FRACTION,
+                    "loss": (lambda v: v in ("smooth_l1", "mse"), "must be smooth_l1 or mse"),
+                    "min_keep": NON_NEGATIVE, "pos_embed": (lambda v: v in POS_EMBEDS, "must be sincos or learned")}
     masking = "block"
     mask_ratio = 0.6
     needs_vit = True
     pool = "mean"  # the loss never trains the CLS token; the paper evaluates mean-pooled patch tokens
 
     def __init__(self, backbone, n_targets: int = 4, target_scale: float = 0.2, pred_dim: int = 96,
-                 pred_depth: int = 2, momentum: float = 0.996, loss: str = "smooth_l1"):
+                 pred_depth: int = 2, momentum: float = 0.996, loss: str = "smooth_l1", min_keep: int = 10,
+                 pos_embed: str = "sincos"):
         super().__init__(backbone)
         self.n_targets, self.target_scale, self.loss_kind = n_targets, target_scale, loss
-        self.base_momentum = momentum
-        self.target_encoder = frozen_copy(backbone)
+        self.base_momentum, self.min_keep = momentum, min_keep
         grid = backbone.img_size // backbone.patch_size
+        if pos_embed == "sincos":
+            use_sincos(backbone.pos_embed, grid, cls_token=True)  # before the target encoder is copied from it
+        self.target_encoder = frozen_copy(backbone)
         self.predictor_embed = nn.Linear(backbone.embed_dim, pred_dim)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, pred_dim))
         self.predictor_pos_embed = nn.Parameter(torch.zeros(1, grid * grid, pred_dim))
@@ -89,7 +141,10 @@ class IJEPA(Method):
         self.predictor_norm = nn.LayerNorm(pred_dim, eps=1e-6)
         self.predictor_proj = nn.Linear(pred_dim, backbone.embed_dim)
         nn.init.normal_(self.mask_token, std=0.02)
-        nn.init.trunc_normal_(self.predictor_pos_embed, std=0.02)
+        if pos_embed == "sincos":
+            use_sincos(self.predictor_pos_embed, grid, cls_token=False)
+        else:
+            nn.init.trunc_normal_(self.predictor_pos_embed, std=0.02)
         self.view = self.view_configs(backbone.img_size)["view"]
 
     @classmethod
@@ -120,8 +175,8 @@ class IJEPA(Method):
         grid = (x.shape[2] // p, x.shape[3] // p)
         scales = (0.75 * self.target_scale, self.target_scale)
         # The sizes are drawn per batch: under torchrun every rank draws the global batch's masks.
-        ctx_idx, tgt_idx = sharded(lambda b: ijepa_masks(b, grid, self.n_targets, scales, generator=generator,
-                                                         device=x.device), B)
+        ctx_idx, tgt_idx = sharded(lambda b: ijepa_masks(b, grid, self.n_targets, scales, min_keep=self.min_keep,
+                                                         generator=generator, device=x.device), B)
         prefix = self.backbone.num_prefix_tokens
         with torch.no_grad():
             t_tokens = self.target_encoder.forward_tokens(x)
@@ -134,7 +189,7 @@ class IJEPA(Method):
         return StepOutput(loss, {}, pred.mean(dim=(1, 2)))
 
     def after_step(self, progress):
-        ema_update(self.target_encoder, self.backbone, ema_momentum(self.base_momentum, progress))
+        ema_update(self.target_encoder, self.backbone, self.teacher_momentum(progress, linear_momentum))
 
     @property
     def eval_backbone(self):

@@ -6,10 +6,18 @@ import torch.nn as nn
 from ssl_core.data import ViewConfig, random_patch_mask
 from ssl_core.losses.mae import mae_loss, patchify
 from ssl_core.methods.base import AT_LEAST_ONE, Method, StepOutput
+from ssl_core.models.pos_embed import use_sincos
 from ssl_core.models.vit import Block
+
+POS_EMBEDS = ("sincos", "learned")
 
 
 class MAE(Method):
+    """MAE as the official code (facebookresearch/mae) at classroom sizes: random masking of 75% of the
+    patches, an encoder that sees only the visible ones, a light decoder, the per-patch normalised pixel
+    target, fixed 2-D sin-cos position embeddings in the encoder and the decoder (`pos_embed`), and AdamW
+    with betas (0.9, 0.95) (main_pretrain.py; `adam_betas`, which the trainer reads)."""
+
     name = "mae"
     description = "Masked image modelling: hide 75% of the patches and reconstruct their pixels."
     paper = "He, Chen, Xie, Li, Dollar, Girshick. Masked Autoencoders Are Scalable Vision Learners. CVPR 2022"
@@ -18,14 +26,17 @@ class MAE(Method):
         "decoder_dim": "Width of the small decoder that reconstructs the hidden patches.",
         "decoder_depth": "Number of transformer blocks in the decoder.",
         "norm_pix": "Reconstruct each patch normalised by its own mean and variance (the paper's better target).",
+        "pos_embed": "sincos: fixed 2-D sine-cosine position embeddings, as the paper; learned: trained ones.",
     }
-    param_checks = {"mask_ratio": (lambda v: 0 < v < 1, "must be between 0 and 1"), "decoder_dim": AT_LEAST_ONE, "decoder_depth": AT_LEAST_ONE}
+    param_checks = {"mask_ratio": (lambda v: 0 < v < 1, "must be between 0 and 1"), "decoder_dim": AT_LEAST_ONE,
+                    "decoder_depth": AT_LEAST_ONE, "pos_embed": (lambda v: v in POS_EMBEDS, "must be sincos or learned")}
     masking = "random"
     mask_ratio = 0.75
     needs_vit = True
+    adam_betas = (0.9, 0.95)  # main_pretrain.py: torch.optim.AdamW(param_groups, lr=args.lr, betas=(0.9, 0.95))
 
     def __init__(self, backbone, mask_ratio: float = 0.75, decoder_dim: int = 128, decoder_depth: int = 2,
-                 norm_pix: bool = True):
+                 norm_pix: bool = True, pos_embed: str = "sincos"):
         super().__init__(backbone)
         self.mask_ratio, self.norm_pix = mask_ratio, norm_pix
         grid = backbone.img_size // backbone.patch_size
@@ -36,7 +47,11 @@ class MAE(Method):
         self.decoder_norm = nn.LayerNorm(decoder_dim, eps=1e-6)
         self.decoder_pred = nn.Linear(decoder_dim, backbone.patch_size ** 2 * 3)
         nn.init.normal_(self.mask_token, std=0.02)
-        nn.init.trunc_normal_(self.decoder_pos_embed, std=0.02)
+        if pos_embed == "sincos":
+            use_sincos(backbone.pos_embed, grid, cls_token=True)
+            use_sincos(self.decoder_pos_embed, grid, cls_token=True)
+        else:
+            nn.init.trunc_normal_(self.decoder_pos_embed, std=0.02)
         self.view = self.view_configs(backbone.img_size)["view"]
 
     @classmethod

@@ -5,15 +5,17 @@ import torch.nn.functional as F
 
 
 def mlp(in_dim: int, hidden_dim: int, out_dim: int, layers: int = 2, batch_norm: bool = True,
-        last_batch_norm: bool = False) -> nn.Sequential:
-    """Linear-BN-ReLU blocks then a final Linear (SimCLR, BYOL, MoCo v3, VICReg projectors)."""
+        last_batch_norm: bool = False, last_bias: bool | None = None) -> nn.Sequential:
+    """Linear-BN-ReLU blocks then a final Linear (SimCLR, BYOL, MoCo v3, VICReg projectors), optionally
+    followed by a BatchNorm without affine (`last_batch_norm`). The final Linear has a bias unless a
+    BatchNorm follows it, or `last_bias` says otherwise (MoCo v3's MLPs have none at all)."""
     mods, d = [], in_dim
     for _ in range(layers - 1):
         mods += [nn.Linear(d, hidden_dim, bias=not batch_norm)]
         mods += [nn.BatchNorm1d(hidden_dim)] if batch_norm else []
         mods += [nn.ReLU(inplace=True)]
         d = hidden_dim
-    mods.append(nn.Linear(d, out_dim, bias=not last_batch_norm))
+    mods.append(nn.Linear(d, out_dim, bias=not last_batch_norm if last_bias is None else last_bias))
     if last_batch_norm:
         mods.append(nn.BatchNorm1d(out_dim, affine=False))
     return nn.Sequential(*mods)

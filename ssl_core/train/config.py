@@ -36,10 +36,12 @@ class TrainConfig:
     steps: int | None = _f(None, "Training budget in optimiser steps.")
     epochs: float | None = _f(None, "Training budget in passes over the data.")
     minutes: float | None = _f(None, "Training budget in wall-clock minutes; schedules follow elapsed time.")
-    warmup: float = _f(0.05, "Fraction of the budget spent ramping the learning rate up from zero.")
+    warmup: float = _f(0.05, "Fraction of the budget spent ramping the learning rate up from zero (at least 50 "
+                             "steps, at most a fifth of the run, when the budget is in steps or epochs).")
     schedule: str = _f("cosine", "cosine decays to min_lr; infinite cools down to a constant and anneals "
                                  "at the end; constant holds the rate.")
-    min_lr: float = _f(0.0, "Learning rate at the end of cosine decay, as a fraction of the peak.")
+    min_lr: float = _f(0.0, "Learning rate at the end of cosine decay and of the infinite schedule's anneal, "
+                            "as a fraction of the peak (0: the exponential anneal ends at 1%).")
     cooldown: float = _f(0.1, "Infinite schedule: fraction of the budget spent cooling to the constant rate.")
     constant_lr: float = _f(0.3, "Infinite schedule: the constant rate, as a fraction of the peak.")
     anneal: float = _f(0.1, "Infinite schedule: final fraction of the budget annealed to zero (0 = never).")

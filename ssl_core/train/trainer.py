@@ -35,6 +35,8 @@ from ssl_core.train.monitors import AccuracyMonitor, KnnMonitor, to_device
 from ssl_core.train.schedule import lr_factor
 
 MONITORS = {"ssl": KnnMonitor, "classifier": AccuracyMonitor}
+ESTIMATE_AFTER = 20  # steps: a budget in minutes becomes a budget in steps at the speed measured by then (for the
+# EMA teachers' momentum; the learning rate keeps following the clock)
 
 
 class Diverged(UserError):
@@ -118,11 +120,14 @@ class Trainer:
 
         torch.manual_seed(cfg.seed)  # the same initialisation on every rank (DDP also broadcasts it)
         self.method = get_method(cfg.method).build(cfg, self.data).to(self.device)
+        self.budget_steps = self.total_steps()  # a budget in minutes is estimated once the speed is known
+        self.method.set_budget(self.budget_steps)  # EMA teachers fit their momentum to it
         if world > 1:
             self.method = distributed.convert_sync_batchnorm(self.method)
         # foreach: one fused update over all tensors (torch's default on CUDA; on CPUs it saves a third of a small
         # model's step time)
-        self.opt = torch.optim.AdamW(param_groups(self.method, cfg.weight_decay), lr=cfg.lr, foreach=True)
+        self.opt = torch.optim.AdamW(param_groups(self.method, cfg.weight_decay), lr=cfg.lr,
+                                     betas=self.method.adam_betas or (0.9, 0.999), foreach=True)
         if resume:
             self._resume()
         self.model = self.method
@@ -141,6 +146,8 @@ class Trainer:
         self.method.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
         load_optimizer(self.opt, tensors, meta["optimizer"])
         self.step, self.train_time = meta["trainer"]["step"], meta["trainer"]["train_time"]
+        self.budget_steps = meta["trainer"].get("budget_steps", self.budget_steps)
+        self.method.set_budget(self.budget_steps)
         self.metrics = meta.get("metrics", {})
         self.writer.truncate_metrics(self.step)
         self.log(f"resumed from {ckpt.name} at step {self.step}")
@@ -173,7 +180,7 @@ class Trainer:
         cfg = self.cfg
         batch = self.batch(self.step)
         gen = torch.Generator(device=self.device).manual_seed(cfg.seed * 1_000_003 + self.step)
-        lr = cfg.lr * lr_factor(self.progress(), cfg)
+        lr = cfg.lr * lr_factor(self.progress(), cfg, self.total_steps())
         for group in self.opt.param_groups:
             group["lr"] = lr
         self.model.train()
@@ -203,8 +210,10 @@ class Trainer:
                        f"(now {self.cfg.lr:g}; try {self.cfg.lr / 10:g})")
 
     def _agree(self, step_time: float) -> None:
-        """Ranks add the same time and honour a stop together (the slowest rank's time; anyone's stop)."""
+        """Ranks add the same time and honour a stop together (the slowest rank's time; anyone's stop, by signal
+        or by the run's stop file)."""
         self.train_time += step_time
+        self.stop_requested |= self.writer.stop_requested()
         if self.dist.world > 1:
             t = torch.tensor([self.train_time, float(self.stop_requested)], device=self.device)
             torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
@@ -214,7 +223,7 @@ class Trainer:
 
     def run(self, resume: bool = False) -> dict:
         self.setup(resume)
-        self._status("running", "training")
+        self._status("running", "training", processes=self.dist.world)
         window_start, window_images, last_logged = time.perf_counter(), 0, self.step
         if self.step == 0:
             self._evaluate()
@@ -222,6 +231,9 @@ class Trainer:
             t0 = time.perf_counter()
             loss, logs, emb = self.train_step()
             self._agree(time.perf_counter() - t0)
+            if self.budget_steps is None and self.step == ESTIMATE_AFTER:
+                self.budget_steps = round(self.cfg.minutes * 60 * self.step / max(self.train_time, 1e-9))
+                self.method.set_budget(self.budget_steps)
             window_images += self.cfg.batch_size
             if self.step % self.cfg.log_every == 0 or self.progress() >= 1:
                 now = time.perf_counter()
@@ -264,7 +276,8 @@ class Trainer:
         meta = {**self.method.checkpoint_meta(), "method": self.cfg.method, "method_args": self.cfg.method_args,
                 "data": data, "step": self.step, "metrics": self.metrics, "normalization": IMAGENET,
                 "config": read_json(self.run_dir / "config.json", {}),
-                "optimizer": groups, "trainer": {"step": self.step, "train_time": self.train_time, "final": final}}
+                "optimizer": groups, "trainer": {"step": self.step, "train_time": self.train_time, "final": final,
+                            "budget_steps": self.budget_steps}}
         return self.writer.checkpoint(self.step, tensors, meta, self.cfg.keep_ckpts)
 
     def _status(self, state: str, message: str, **extra):
@@ -300,7 +313,7 @@ def train(cfg: TrainConfig, run_dir=None, resume: bool = False, queue=None, max_
             slot = Slot(queue, max_concurrent)
             while not slot.try_acquire():
                 writer.status("queued", f"waiting for one of {max_concurrent} training slots")
-                if trainer.stop_requested:
+                if trainer.stop_requested or writer.stop_requested():
                     writer.status("stopped", "stopped while queued")
                     return {"state": "stopped", "step": 0}
                 time.sleep(1.0)

@@ -9,7 +9,7 @@ from ssl_core.methods import build_method
 from ssl_core.methods.base import ema_momentum, ema_update
 from ssl_core.methods.ijepa import ijepa_masks
 from ssl_core.methods.rotnet import rotate_all
-from ssl_core.methods.sit import gmml_corrupt, random_rotations, unpatchify
+from ssl_core.methods.sit import gmml_corrupt, unpatchify
 from ssl_core.models import build_backbone
 from tests.methods.conftest import TINY_VIT
 
@@ -43,13 +43,6 @@ def test_rotate_all():
     assert labels.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
     torch.testing.assert_close(r[2, 0], torch.tensor([[1.0, 3.0], [0.0, 2.0]]))  # 90 degrees counter-clockwise
     torch.testing.assert_close(r[4, 0], torch.tensor([[3.0, 2.0], [1.0, 0.0]]))  # 180 degrees
-
-
-def test_random_rotations_match_their_labels():
-    x = torch.randn(8, 3, 4, 4)
-    r, labels = random_rotations(x, torch.Generator().manual_seed(0))
-    for i in range(8):
-        torch.testing.assert_close(r[i], torch.rot90(x[i], int(labels[i]), dims=(-2, -1)))
 
 
 def test_ijepa_masks():
