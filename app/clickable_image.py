@@ -3,8 +3,13 @@
 `st.plotly_chart(on_select=...)` returns no selection for imshow images (Streamlit 1.4x), so the
 picture is a layout image behind one transparent square marker per patch centre; a click selects the
 marker of the patch under the pointer. The click is consumed in the selection callback and the chart
-gets a fresh key, so clicking the same patch twice counts twice.
+gets a fresh key, so clicking the same patch twice counts twice. The picture travels as a JPEG data URI:
+every click resends it, and for a 451x300 photo a PNG (plotly's encoding of a PIL image) is 223 KB and 42 ms
+of server time, a JPEG at quality 90 35 KB and 2 ms.
 """
+
+import base64
+import io
 
 import numpy as np
 import streamlit as st
@@ -51,7 +56,10 @@ def clickable_image(name: str, picture: np.ndarray, frame, positive_key: str, wi
         marker={"size": marker, "symbol": "square", "color": "rgba(0,0,0,0)", "line": {"width": 0}},
         selected={"marker": {"opacity": 0}}, unselected={"marker": {"opacity": 0}},
         hovertemplate="patch row %{customdata[0]}, col %{customdata[1]}<extra></extra>", showlegend=False))
-    fig.add_layout_image(source=Image.fromarray(picture), xref="x", yref="y", x=0, y=0, sizex=w, sizey=h,
+    buf = io.BytesIO()
+    Image.fromarray(picture).save(buf, format="JPEG", quality=90)
+    source = "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+    fig.add_layout_image(source=source, xref="x", yref="y", x=0, y=0, sizex=w, sizey=h,
                          sizing="stretch", layer="below")
     fig.update_xaxes(range=[0, w], visible=False, fixedrange=True)
     fig.update_yaxes(range=[h, 0], visible=False, fixedrange=True)

@@ -28,19 +28,21 @@ def _describe(path: str, stamp: float) -> dict:
     return describe_checkpoint(path)
 
 
-@st.cache_resource(max_entries=2, show_spinner="Loading the model...")
+@st.cache_resource(max_entries=6, show_spinner="Loading the model...")  # a class shares a few models
 def _load(path: str, stamp: float):
     return load_model(path)
 
 
 def describe(path) -> dict:
-    """describe_checkpoint(path), cached. Raises UserError for a bad file."""
-    return _describe(str(path), stamp(path))
+    """describe_checkpoint(path), cached. Raises UserError for a bad file, or one outside the shared folders."""
+    path = state.allowed(str(path))
+    return _describe(path, stamp(path))
 
 
 def load(path):
-    """(backbone in eval mode, metadata), cached: at most two models are held in memory."""
-    return _load(str(path), stamp(path))
+    """(backbone in eval mode, metadata), cached for every session (a few models at a time)."""
+    path = state.allowed(str(path))
+    return _load(path, stamp(path))
 
 
 def run_checkpoints() -> dict[str, list[Path]]:
@@ -50,3 +52,12 @@ def run_checkpoints() -> dict[str, list[Path]]:
              if r.kind in ("ssl", "classifier")}
     found["shipped with SSL Lab"] = sorted(SHIPPED.glob("*.safetensors"))
     return {k: v for k, v in found.items() if v}
+
+
+def preset_checkpoint(preset: str) -> tuple[str, Path] | None:
+    """(run name, newest checkpoint) of the newest run of `preset` that saved one: what a lesson opens on."""
+    root = state.runs_root()
+    for r in runs.list_runs(root) if root.exists() else []:
+        if r.preset == preset and runs.latest_checkpoint(r.path):
+            return r.name, runs.latest_checkpoint(r.path)
+    return None

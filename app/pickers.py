@@ -1,10 +1,9 @@
 """Widgets that choose things every analysis page needs: a checkpoint (Map, Probe, Dictionary)."""
 
-from pathlib import Path
-
 import streamlit as st
 
 from app import models, state
+from app.ui import attempt
 
 
 def checkpoint_picker(slot: str, container=st, label: str = "Model", second: bool = False) -> str | None:
@@ -15,7 +14,7 @@ def checkpoint_picker(slot: str, container=st, label: str = "Model", second: boo
     source = container.radio(label, sources, horizontal=True, key=f"{slot}_source",
                              index=min(1, len(sources) - 1) if second and current else 0)
     if source == "The current model":
-        container.caption(f"`{Path(current).name}`, chosen on Checkpoints or Train.")
+        container.caption(f"`{state.model_label(current)}`, chosen on Checkpoints or Train.")
         return current
     if source == "A training run":
         found = models.run_checkpoints()
@@ -30,5 +29,5 @@ def checkpoint_picker(slot: str, container=st, label: str = "Model", second: boo
                           "listed as a run of their own.")
         return str(path)
     text = container.text_input("Checkpoint path", key=f"{slot}_path", placeholder="/path/to/model.safetensors")
-    container.caption("An SSL Lab `.safetensors` file, or a DINO / timm ViT file.")
-    return text.strip() or None
+    container.caption("An SSL Lab `.safetensors` file, or a DINO / timm ViT file, in a folder this server shares.")
+    return attempt(state.allowed, text) if text.strip() else None

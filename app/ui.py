@@ -25,6 +25,13 @@ def user_errors():
                  "the details are in the server log. Please report it.")
 
 
+def attempt(fn, *args, **kwargs):
+    """fn(*args, **kwargs), with bad input shown as one line (see `user_errors`); None when it failed."""
+    with user_errors():
+        return fn(*args, **kwargs)
+    return None
+
+
 def coming(title: str, what: str) -> None:
     """Placeholder for pages whose issues come later; the navigation already points at them."""
     st.title(title)

@@ -9,6 +9,7 @@ SSL_LAB_DEBUG=1 to see one). Long commands print progress on stderr.
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from dataclasses import fields
@@ -65,7 +66,7 @@ def _write_text(path, text: str) -> Path:
 def cmd_train(args) -> int:
     from ssl_core.train.config import TrainConfig
     from ssl_core.train.presets import PRESETS
-    from ssl_core.train.trainer import train
+    from ssl_core.train.trainer import Diverged, train
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -104,13 +105,22 @@ def cmd_train(args) -> int:
             cfg.method_args[key] = _parse_value(value)
     if not args.resume and (out / "config.json").exists() and any(out.glob("checkpoints/*.safetensors")):
         raise UserError(f"{out} already holds a run: use --resume to continue it, or choose another --out")
-    if not args.resume and not (out / "config.json").exists() and int(os.environ.get("RANK", 0)) == 0:
+    master = int(os.environ.get("RANK", 0)) == 0
+    created = master and not out.exists()
+    if not args.resume and not (out / "config.json").exists() and master:
         from ssl_core import runs
         from ssl_core.methods import get_method
 
-        runs.create(out, get_method(cfg.method).kind, cfg, args.owner)
-    result = train(cfg, out, resume=args.resume, queue=args.queue, max_concurrent=args.max_concurrent, log=_log(args))
-    if int(os.environ.get("RANK", 0)):
+        runs.create(out, get_method(cfg.method).kind, cfg, args.owner, preset=args.preset)
+    try:
+        result = train(cfg, out, resume=args.resume, queue=args.queue, max_concurrent=args.max_concurrent,
+                       log=_log(args))
+    except UserError as e:
+        refused = created and not isinstance(e, Diverged) and not any(out.glob("checkpoints/*.safetensors"))
+        if refused:  # before its first step: leave nothing behind
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    if not master:
         return 0
     m = result.get("metrics", {})
     knn = f"; kNN top-1 {m['knn_k200']:.3f} (raw pixels {m['knn_pixels_k200']:.3f}, random init " \
@@ -166,7 +176,9 @@ def cmd_eval(args) -> int:
     twin = (feats(tr_data, tr_split, args.limit, True), feats(te_data, te_split, None, True))
     if not (model[0].labelled and model[1].labelled):
         raise UserError("evaluation needs labels: give a built-in labelled dataset or a folder of class subfolders")
-    from ssl_core.data import load_data  # the raw pixels, at the model's resolution (decoded once, cached)
+    from ssl_core.data import (
+        load_data,  # the raw pixels, at the model's resolution (decoded once, cached)
+    )
 
     size = model[0].source["size"]
     pixels = [pixel_features(load_data(d, s, size, lim).images) for d, s, lim in
@@ -265,7 +277,12 @@ def cmd_segment(args) -> int:
     import numpy as np
     from PIL import Image
 
-    from ssl_core.analysis.similarity import extract_patch_features, parse_point, parse_threshold, segment
+    from ssl_core.analysis.similarity import (
+        extract_patch_features,
+        parse_point,
+        parse_threshold,
+        segment,
+    )
     from ssl_core.data.images import load_image, original_size
     from ssl_core.devices import use_bf16
     from ssl_core.models.checkpoint import load_model
@@ -288,7 +305,7 @@ def cmd_segment(args) -> int:
     mask = Image.fromarray((seg.mask * 255).astype(np.uint8), "L")
     if mask.size != (width, height):
         mask = mask.resize((width, height), Image.NEAREST)
-    rule = "nearest-prototype" if seg.threshold is None else ("otsu" if threshold == "otsu" else "fixed")
+    rule = ("otsu" if threshold == "otsu" else "fixed") + ("+negatives" if negatives else "")
     out = Path(args.out)
     if out.is_dir():
         raise UserError(f"--out {out} is a folder: give a file name such as mask.png")
@@ -313,7 +330,7 @@ def cmd_segment_eval(args) -> int:
     model, meta = load_model(args.checkpoint, dev)
     log = _log(args)
     r = segment_eval(model, meta, args.images, args.masks, size=args.size, threshold=args.threshold, layer=args.layer,
-                     feature=args.feature, limit=args.limit, bf16=use_bf16(args.dtype, dev),
+                     feature=args.feature, limit=args.limit, negative=args.negative, bf16=use_bf16(args.dtype, dev),
                      progress=lambda i, n: log(f"{i}/{n} images") if i % 50 == 0 or i == n else None)
     if not args.per_image:
         r.pop("per_image")
@@ -473,8 +490,8 @@ def cmd_sae_top(args) -> int:
     from ssl_core.data import load_data
     from ssl_core.features import dataset_features
     from ssl_core.sae.browse import apply
-    from ssl_core.sae.pictures import heat_overlay, save_png
     from ssl_core.sae.files import load_sae
+    from ssl_core.sae.pictures import heat_overlay, save_png
 
     sae, meta = load_sae(args.sae)
     source = meta.get("source") or {}
@@ -501,8 +518,13 @@ def cmd_sae_top(args) -> int:
 def cmd_sae_supervised(args) -> int:
     from ssl_core.features import load_features
     from ssl_core.sae.browse import token_grid
-    from ssl_core.sae.dictionaries import dictionary_explained_variance, fit_probe, probe_f1, supervised_dictionary
-    from ssl_core.sae.dictionaries import supervised_edit_rate
+    from ssl_core.sae.dictionaries import (
+        dictionary_explained_variance,
+        fit_probe,
+        probe_f1,
+        supervised_dictionary,
+        supervised_edit_rate,
+    )
 
     f = load_features(args.features)
     codes = dict(f.codes) or ({"label": f.labels} if f.labelled else {})
@@ -633,7 +655,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--point", action="append", required=True, metavar="X,Y",
                    help="a positive click, in pixels of the original image (repeat for several)")
     g.add_argument("--negative", action="append", metavar="X,Y",
-                   help="a negative click, in pixels of the original image (repeat for several)")
+                   help="a negative click, in pixels of the original image (repeat for several): it removes the "
+                        "pixels nearer to it than to every positive click, and never adds any")
     g.add_argument("--threshold", default="otsu", help="a cosine similarity (e.g. 0.5) or otsu (default)")
     g.add_argument("--out", required=True, help="the mask PNG (255 = foreground), the size of the original image")
     g.add_argument("--size", type=int, help="input resolution in pixels (default: the model's; positions interpolate)")
@@ -651,6 +674,8 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--layer", type=int, default=-1, help="ViT block whose features to compare (-1: the last)")
     se.add_argument("--feature", default="tokens", choices=["tokens", "keys"], help="output tokens or attention keys")
     se.add_argument("--limit", type=int, help="use only the first N pairs")
+    se.add_argument("--negative", action="store_true",
+                    help="add one negative click per image, at the most interior pixel of its background")
     se.add_argument("--per-image", action="store_true", help="include each image's figures in --json output")
     _model_options(se)
     se.set_defaults(func=cmd_segment_eval)

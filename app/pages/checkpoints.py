@@ -4,8 +4,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import models, state
-from app.ui import user_errors
+from app import models, state, uploads
+from app.ui import attempt, user_errors
 from ssl_core.models.checkpoint import import_checkpoint
 
 st.title("Checkpoints")
@@ -16,13 +16,6 @@ SOURCES = ["A training run", "Upload a file", "A path on this server", "Import a
 source = st.radio("Where is the checkpoint?", SOURCES, horizontal=True)
 st.caption("Runs are the ones trained on the Train page. Uploads and paths accept SSL Lab `.safetensors` "
            "files and DINO or timm ViT weights (`.pth`, `.safetensors`).")
-
-
-def save_upload(upload, folder: str) -> Path:
-    out = state.cache_root() / folder / Path(upload.name).name
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(upload.getvalue())
-    return out
 
 
 path = None
@@ -39,7 +32,7 @@ elif source == SOURCES[1]:
     upload = st.file_uploader("Checkpoint file", type=["safetensors", "pth", "pt"])
     st.caption("The file is checked before use: pickles are opened with `weights_only=True`, never run.")
     if upload is not None:
-        path = save_upload(upload, "uploads")
+        path = attempt(uploads.save, upload, "checkpoint")
 elif source == SOURCES[2]:
     text = st.text_input("Path", placeholder="/path/to/model.safetensors")
     st.caption("A file on the machine that runs this app (not on your laptop, if they differ).")
@@ -52,8 +45,8 @@ else:
     src = st.text_input("...or its path on this server", key="import_path").strip()
     if st.button("Import", icon=":material/input:", disabled=not (upload or src)):
         with user_errors():
-            src_path = save_upload(upload, "uploads") if upload else Path(src)
-            out = state.cache_root() / "imports" / f"{src_path.stem}-{kind}.safetensors"
+            src_path = uploads.save(upload, "checkpoint") if upload else Path(state.allowed(src))
+            out = uploads.session_folder() / f"{src_path.stem.split('-', 1)[-1]}-{kind}.safetensors"
             out.parent.mkdir(parents=True, exist_ok=True)
             st.session_state["imported"] = str(import_checkpoint(src_path, kind, out))
     path = st.session_state.get("imported")

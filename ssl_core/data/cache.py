@@ -2,12 +2,14 @@
 
 Decoding 50,000 JPEGs takes seconds; reading back one tensor file takes a fraction of that. The
 cache key holds everything the pixels depend on (for folders: every file's path, mtime and size),
-so an edited folder is decoded again and nothing stale is ever served.
+so an edited folder is decoded again and nothing stale is ever served. The cache keeps the most recently
+used files within `SSL_LAB_DATA_CACHE_GB` (default 2 GB) and deletes the rest, oldest first.
 """
 
 import hashlib
 import json
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,8 +22,9 @@ from ssl_core.data.images import decode, decode_mask
 from ssl_core.errors import UserError
 from ssl_core.files import atomic_write
 
-VERSION = 1  # bump when decoding or a built-in changes, so old cache files are ignored
+VERSION = 2  # bump when decoding or a built-in changes, so old cache files are ignored (2: size guard)
 WORKERS = 4  # PIL releases the GIL while decoding, so threads overlap well even on 2 cores
+GB = 1 << 30
 FIELDS = ("images", "labels", "class_names", "names", "masks", "semantic", "factors", "skipped")
 
 
@@ -43,10 +46,52 @@ def cached(key: str, build) -> ImageData:
     path = cache_dir() / f"{key}.pt"
     data = _read(path) if path.exists() else None
     if data is not None:
+        _touch(path)
         return data
     data = build()
     _write(path, _pack(data))
+    _touch(path)
+    evict(cache_dir(), limit_bytes())
     return data
+
+
+def limit_bytes() -> int:
+    try:
+        return int(float(os.environ.get("SSL_LAB_DATA_CACHE_GB", 2)) * GB)
+    except ValueError:
+        return 2 * GB
+
+
+def _touch(path: Path) -> None:
+    """Mark `path` the most recently used: its modification time orders eviction. Set past every other file's,
+    as a coarse file-system clock could otherwise give a hit the same time as the file written before it."""
+    try:
+        newest = max((f.stat().st_mtime_ns for f in path.parent.glob("*.pt") if f != path), default=0)
+        t = max(time.time_ns(), newest + 1000)
+        os.utime(path, ns=(t, t))
+    except OSError:
+        pass
+
+
+def evict(folder: Path, limit: int) -> list[Path]:
+    """Delete the least recently used cache files until the folder holds at most `limit` bytes; the newest file
+    stays even when it alone is larger."""
+    files = []
+    for f in folder.glob("*.pt"):
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        files.append((st.st_mtime_ns, st.st_size, f))
+    files.sort()
+    total, removed = sum(size for _, size, _ in files), []
+    for _, size, f in files[:-1]:
+        if total <= limit:
+            break
+        f.unlink(missing_ok=True)
+        total -= size
+        removed.append(f)
+    return removed
 
 
 def _write(path: Path, obj: dict) -> None:
@@ -107,7 +152,8 @@ def decode_files(paths: list, size: int, mask_paths: list | None = None, workers
     """Decode `paths` into uint8 (N, 3, size, size) (and masks into (N, size, size)) with threads.
 
     Returns (images, masks or None, kept), where `kept` lists the indices that decoded; unreadable,
-    corrupt or truncated files are left out, not fatal.
+    corrupt or truncated files are left out, not fatal, and so is a file whose header claims more pixels
+    than `images.DATASET_MAX_PIXELS` (a decompression bomb costs nothing: it is never decoded).
     """
     n = len(paths)
     images = torch.empty((n, 3, size, size), dtype=torch.uint8)

@@ -36,6 +36,7 @@ class ImageData:
     factors: list[list[dict]] | None = None  # shapes only: per image, one dict per object, main first
     skipped: int = 0  # unreadable files skipped while decoding
     source: str = ""  # the spec it came from
+    available: int = 0  # folders: how many images the split holds, before a `limit` took some
 
     def __len__(self) -> int:
         return len(self.labels)

@@ -20,3 +20,12 @@ def test_shell_imports_are_light():
         top = [ln for ln in (ROOT / name).read_text().splitlines() if ln.startswith(("import ", "from "))]
         for line in top:
             assert not re.search(r"\b(torch|ssl_core\.(models|methods|train|data))\b", line), f"{name}: {line}"
+
+
+def test_the_server_binds_to_this_machine_and_sends_no_statistics():
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["address"] == "127.0.0.1"
+    assert config["browser"]["gatherUsageStats"] is False
+    assert config["client"]["toolbarMode"] == "viewer"

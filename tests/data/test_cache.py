@@ -73,3 +73,25 @@ def test_memory_guard_refuses_before_decoding(tmp_path, monkeypatch):
 
 def test_available_memory_is_positive():
     assert cache.available_memory() > 0
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # PIL warns; the engine refuses
+def test_decode_files_leaves_out_a_file_claiming_too_many_pixels(tmp_path):
+    from tests.data.test_images import huge_png
+
+    paths = [noise_image(tmp_path / "0.png"), huge_png(tmp_path / "1.png", 13000, 13000), noise_image(tmp_path / "2.png")]
+    images, masks, kept = cache.decode_files(paths, 16)
+    assert kept == [0, 2] and images.shape == (2, 3, 16, 16) and masks is None
+
+
+def test_the_cache_keeps_the_recently_used_within_its_limit(tmp_path, monkeypatch):
+    root = make_folder(tmp_path / "data")
+    monkeypatch.setenv("SSL_LAB_DATA_CACHE_GB", str(30_000 / cache.GB))  # room for about two 16 px datasets
+    files = lambda: sorted((tmp_path / "cache" / "data").glob("*.pt"))
+    load_data(root, size=16)
+    [first] = files()
+    load_data(root, size=17)
+    load_data(root, size=16)  # a hit: now the most recently used
+    load_data(root, size=18)
+    assert first in files() and len(files()) == 2, "the least recently used (17 px) went first"
+    assert sum(f.stat().st_size for f in files()) <= 30_000

@@ -6,6 +6,7 @@ from ssl_core.data import load_data
 from ssl_core.data.folder import _held_out, pair_by_stem
 from ssl_core.errors import UserError
 from tests.data.conftest import noise_image, write_image
+from tests.data.test_images import huge_png, peak_rss_mb
 
 
 def one_line(excinfo) -> str:
@@ -89,6 +90,30 @@ def test_corrupt_file_is_skipped_and_counted(tmp_path):
     both = [load_data(str(tmp_path), s, size=16) for s in ("train", "test")]
     assert sum(d.skipped for d in both) == 9
     assert sum(len(d) for d in both) == 8
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # PIL warns; the engine refuses
+def test_decompression_bombs_in_a_folder_are_skipped_without_decoding(tmp_path):
+    """Issue 15: four 21 KB PNGs claiming 13000x13000 cost 3.7 GB in every path that decodes a folder.
+    Now each is refused from its header and counted with the unreadable files, in bounded memory."""
+    root = tmp_path / "photos"
+    for i in range(4):
+        huge_png(root / f"a{i}.png", 13000, 13000)  # the first file in sorted order, too
+    for i in range(4):
+        noise_image(root / f"b{i}.png", seed=i)
+    # first in a fresh process (its decoding cache is still empty), measuring its peak memory
+    added, n = peak_rss_mb(f"from ssl_core.data import load_data\nresult = len(load_data({str(root)!r}, 'all', 16, "
+                           "None))")
+    assert n == 4 and added < 100, f"the folder took {added:.0f} MB"
+    d = load_data(str(root), "all", size=16)
+    assert len(d) == 4 and d.skipped == 4 and all(n.startswith("b") for n in d.names)
+    masks = tmp_path / "pairs"
+    noise_image(masks / "images" / "x.png")
+    huge_png(masks / "masks" / "x.png", 13000, 13000)  # a mask can be a bomb too
+    noise_image(masks / "images" / "y.png")
+    write_image(masks / "masks" / "y.png", size=(24, 24), mode="L", color=255)
+    pairs = load_data(str(masks), "all", size=16)
+    assert pairs.names == ["images/y.png"] and pairs.skipped == 1
 
 
 def test_all_unreadable_is_a_user_error(tmp_path):

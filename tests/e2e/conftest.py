@@ -4,6 +4,7 @@ Locally the tests skip with a reason when chromium or playwright is missing; und
 they fail instead, so a broken CI image cannot pass silently.
 """
 
+import contextlib
 import os
 import shutil
 import socket
@@ -50,7 +51,8 @@ def free_port() -> int:
 
 def start_server(runs: Path, cache: Path, port: int, extra_env: dict | None = None):
     """Start `streamlit run streamlit_app.py` on 127.0.0.1:port; returns the Popen."""
-    env = dict(os.environ, SSL_LAB_RUNS=str(runs), SSL_LAB_CACHE=str(cache), **(extra_env or {}))
+    env = {**os.environ, "SSL_LAB_RUNS": str(runs), "SSL_LAB_CACHE": str(cache), "SSL_LAB_DATA_ROOTS": "/",
+           **(extra_env or {})}
     cmd = [
         sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
         "--server.headless", "true", "--server.port", str(port),
@@ -76,18 +78,17 @@ def wait_healthy(url: str, proc, timeout: float = 60) -> None:
     raise RuntimeError(f"streamlit did not answer {url}/_stcore/health in {timeout}s")
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    """URL of a real Streamlit server with its own runs and cache folders."""
-    _require_browser()
-    base = tmp_path_factory.mktemp("e2e")
-    (base / "runs").mkdir()
+@contextlib.contextmanager
+def serving(base: Path):
+    """A real Streamlit server with runs and cache folders under `base`, healthy: yields {url, runs, cache, pid};
+    on exit the server ends and so do the training runs it started."""
+    (base / "runs").mkdir(parents=True, exist_ok=True)
     port = free_port()
     proc = start_server(base / "runs", base / "cache", port)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, proc)
-        yield {"url": url, "runs": base / "runs", "cache": base / "cache"}
+        yield {"url": url, "runs": base / "runs", "cache": base / "cache", "pid": proc.pid}
     finally:
         proc.terminate()
         try:
@@ -95,6 +96,14 @@ def server(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
         stop_training(base / "runs")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """URL of a real Streamlit server with its own runs and cache folders."""
+    _require_browser()
+    with serving(tmp_path_factory.mktemp("e2e")) as s:
+        yield s
 
 
 def stop_training(root: Path, grace: float = 30) -> None:

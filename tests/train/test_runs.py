@@ -93,3 +93,45 @@ def test_a_finished_run_leaves_no_zombie_and_no_temporary_files(tmp_path):
     wait_for(lambda: runs.read_status(run)["state"] == "finished", what="finished")
     wait_for(lambda: not Path(f"/proc/{pid}").exists(), timeout=10, what="the process reaped, not a zombie")
     assert not list((run / "checkpoints").glob(".*"))
+
+
+def test_a_stop_request_is_a_file_any_machine_can_write(tmp_path):
+    run = tmp_path / "runs" / "f"
+    runs.launch(run, tiny(minutes=10))
+    wait_for(lambda: len(runs.read_metrics(run)) >= 2, what="metrics lines")
+    (run / runs.STOP).touch()  # as `stop` on another machine that sees the folder would
+    wait_for(lambda: runs.read_status(run)["state"] == "stopped", what="stopped by the file")
+    assert not (run / runs.STOP).exists(), "the request ends with the run: a later resume must not stop at once"
+
+
+@pytest.fixture
+def submitit_engine(monkeypatch):
+    monkeypatch.setenv("SSL_LAB_ENGINE", "submitit")
+    monkeypatch.setenv("SSL_LAB_SUBMITIT_CLUSTER", "local")
+
+
+def test_the_submitit_engine_runs_watches_stops_and_resumes(tmp_path, submitit_engine):
+    run = tmp_path / "runs" / "j"
+    job_id = runs.launch(run, tiny(minutes=10), owner="ana")
+    assert runs.read_status(run)["job_id"] == job_id
+    wait_for(lambda: len(runs.read_metrics(run)) >= 2, what="metrics lines from the job")
+    assert runs.read_status(run)["state"] == "running"
+    runs.stop(run)
+    wait_for(lambda: runs.read_status(run)["state"] == "stopped", what="the job stopped")
+    step = runs.read_status(run)["step"]
+    assert runs.latest_checkpoint(run) is not None and runs.list_runs(tmp_path / "runs")[0].owner == "ana"
+    runs.resume(run)
+    wait_for(lambda: runs.read_status(run).get("step", 0) > step, what="progress after resume")
+    runs.stop(run, wait=60)
+    assert runs.read_status(run)["state"] == "stopped"
+    assert [r["step"] for r in runs.read_metrics(run) if "loss" in r] == sorted(
+        r["step"] for r in runs.read_metrics(run) if "loss" in r), "metrics continue where the checkpoint was"
+
+
+def test_a_two_task_job_trains_as_torchrun_would(tmp_path, submitit_engine, monkeypatch):
+    monkeypatch.setenv("SSL_LAB_SUBMITIT", json.dumps({"tasks_per_node": 2}))
+    run = tmp_path / "runs" / "two"
+    runs.launch(run, tiny(steps=3))
+    status = wait_for(lambda: (s := runs.read_status(run))["state"] not in runs.ACTIVE and s, timeout=300,
+                      what="the job's end")
+    assert status["state"] == "finished" and status["processes"] == 2, status
