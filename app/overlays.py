@@ -75,8 +75,42 @@ def mark_clicks(image: np.ndarray, clicks) -> np.ndarray:
     return np.asarray(img)
 
 
+BORDER = (128, 128, 128)  # mid grey: visible on a white page and around a white mask alike
+
+
 def mask_picture(mask: np.ndarray) -> np.ndarray:
-    return np.repeat((np.asarray(mask, bool) * 255).astype(np.uint8)[..., None], 3, axis=2)
+    """The mask as a white-on-black RGB picture inside a grey frame, so an all-white mask still shows its
+    edges against the page."""
+    m = np.asarray(mask, bool)
+    pad = max(2, round(max(m.shape) / 100))
+    out = np.empty((m.shape[0] + 2 * pad, m.shape[1] + 2 * pad, 3), np.uint8)
+    out[:] = BORDER
+    out[pad:-pad, pad:-pad] = (m * 255).astype(np.uint8)[..., None]
+    return out
+
+
+def mask_png(mask: np.ndarray, size: tuple[int, int] | None = None) -> bytes:
+    """A boolean mask as a PNG (255 = object), resized (nearest) to `size` = (width, height) if given:
+    the image's own size when the page worked on a downscaled copy."""
+    from PIL import Image
+
+    img = Image.fromarray((np.asarray(mask, bool) * 255).astype(np.uint8), "L")
+    if size is not None and img.size != tuple(size):
+        img = img.resize(tuple(size), Image.NEAREST)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def masks_zip(items) -> bytes:
+    """A zip of mask PNGs from [(file name, mask, (width, height))], each at its own size."""
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, mask, size in items:
+            z.writestr(name, mask_png(mask, size))
+    return buf.getvalue()
 
 
 def tint(image: np.ndarray, mask: np.ndarray, colour=(255, 80, 40), alpha: float = 0.55) -> np.ndarray:

@@ -1,5 +1,6 @@
-"""The Look page's pieces: cached computation (`compute`) and one module per view below the click view
-(co-segmentation, attention, PCA, attributions). The page script, app/pages/look.py, puts them together."""
+"""The Look page's pieces: cached computation (`compute`), the images with their own sizes (`photos`) and
+one module per view below the click view (co-segmentation, attention, PCA, attributions). The page
+script, app/pages/look.py, puts them together."""
 
 from dataclasses import dataclass, field
 
@@ -26,6 +27,8 @@ class Current:
     pos: list = field(default_factory=list)
     neg: list = field(default_factory=list)
     seg: object = None  # the Segmentation of the clicks, if any
+    photo: object = None  # app.look.photos.Photo: the image with its own file's size and its mask, if any
+    others: list = field(default_factory=list)  # the other uploaded Photos (a co-segmentation gallery)
 
     @property
     def is_vit(self) -> bool:

@@ -15,7 +15,8 @@ from ssl_core.analysis import similarity as sim
 from ssl_core.analysis.attention import image_attention
 from ssl_core.analysis.segmentation import colour_features
 from ssl_core.data import load_data, load_image
-from ssl_core.data.builtin import PHOTOS, photo_dir
+from ssl_core.data.builtin import BUILTINS, PHOTOS, photo_dir
+from ssl_core.data.load import parse_spec
 from ssl_core.devices import use_bf16
 from ssl_core.errors import UserError
 from ssl_core.models import random_init
@@ -55,7 +56,9 @@ def file_image(path: str):
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the dataset...")
 def dataset(spec: str, limit: int):
-    return load_data(spec, "train", 224, limit)
+    """The first `limit` images of a built-in (its train split) or of a folder: all its images, for a folder
+    without train/ and test/ would otherwise lose the fifth of its files held out for testing."""
+    return load_data(spec, "train" if parse_spec(spec)[0] in BUILTINS else "all", 224, limit)
 
 
 def photo_files() -> dict[str, Path]:

@@ -11,10 +11,18 @@ import streamlit as st
 
 from app import clickable_image as ci
 from app import models, overlays, state
-from app.look import Current, attention, attributions, compute, cosegmentation, pca
+from app.look import (
+    Current,
+    attention,
+    attributions,
+    compute,
+    cosegmentation,
+    pca,
+    photos,
+)
 from app.ui import user_errors
 from ssl_core.analysis import similarity as sim
-from ssl_core.data import load_image
+from ssl_core.data.images import MAX_PIXELS
 from ssl_core.eval.segmentation import jaccard
 
 DEFAULT_CKPT = models.SHIPPED / "default.safetensors"
@@ -53,47 +61,61 @@ norm = meta.get("normalization")
 SOURCES = ["Built-in photos", "Dataset sample", "Upload", "Current image"]
 source = st.radio("Image", SOURCES, horizontal=True, key="look_source")
 st.caption("Photographs ship with SSL Lab; a dataset sample may come with a ground-truth mask (then the mask "
-           "is scored); uploads take any common format; the current image is the one picked on Data.")
-image, image_name, gt, note = None, "", None, None
+           "is scored); uploads take any common format, several at once, with masks to score against; the "
+           "current image is the one picked on Data.")
+photo, others = None, []  # the image to click on, and the other uploads (for co-segmentation)
 with user_errors():
     if source == SOURCES[0]:
-        photos = compute.photo_files()
-        if not photos:
+        builtin = compute.photo_files()
+        if not builtin:
             st.warning("No built-in photos found (they ship with scikit-image): upload an image instead.")
             st.stop()
-        pick = st.selectbox("Photo", list(photos), index=list(photos).index("chelsea") if "chelsea" in photos else 0)
-        image, note = compute.file_image(str(photos[pick]))
-        image_name = pick
+        pick = st.selectbox("Photo", list(builtin), index=list(builtin).index("chelsea") if "chelsea" in builtin else 0)
+        photo = photos.file_photo(pick, builtin[pick])
     elif source == SOURCES[1]:
         cols = st.columns([3, 1])
         spec = cols[0].text_input("Dataset", "shapes", help="a built-in name or a folder on this server")
         cols[0].caption("A built-in (shapes has masks) or a folder; a `masks/` folder beside `images/` gives "
                         "ground truth, so the mask gets a Jaccard score.")
-        data = compute.dataset(spec.strip(), 64)
+        data = compute.dataset(state.allowed_data(spec.strip()), 64)
         idx = cols[1].number_input("Sample", 0, len(data) - 1, 0)
-        cols[1].caption("Which image of the first 64.")
-        image = np.ascontiguousarray(data.images[idx].permute(1, 2, 0).numpy())
-        image_name = data.names[idx]
-        if data.masks is not None:
-            gt = data.masks[idx].numpy() > 0
+        cols[1].caption(f"Which image of the first {len(data)}" + (f" ({data.skipped} unreadable or oversized "
+                        "files skipped)" if data.skipped else "") + ".")
+        pixels = np.ascontiguousarray(data.images[idx].permute(1, 2, 0).numpy())
+        photo = photos.Photo(data.names[idx], pixels, (pixels.shape[1], pixels.shape[0]), None,
+                             data.masks[idx].numpy() > 0 if data.masks is not None else None)
     elif source == SOURCES[2]:
-        up = st.file_uploader("Upload an image", key="look_upload")
-        st.caption("JPEG, PNG, WebP, TIFF, BMP, GIF...; phone photos are turned upright; very large images "
-                   "are downscaled.")
-        if up is None:
+        files = st.file_uploader("Upload images", accept_multiple_files=True, key="look_upload")
+        st.caption(f"JPEG, PNG, WebP, TIFF, BMP, GIF..., several at once (the others can be co-segmented below); "
+                   f"phone photos are turned upright; images over {photos.MAX_SIDE} px on a side are downscaled to "
+                   f"it (files up to {photos.CAP_MB} MB, up to {MAX_PIXELS // 10**6} megapixels), and masks "
+                   "export at each image's own size.")
+        mask_files = st.file_uploader("Masks to score against (optional)", accept_multiple_files=True,
+                                      key="look_upload_masks")
+        st.caption("A ground-truth mask (non-zero = object) named after its photo (horse001.jpg -> horse001.png; "
+                   "one photo and one mask pair whatever their names): the mask then gets a Jaccard score "
+                   "beside the baselines.")
+        uploaded, problems = photos.read_uploads(files, mask_files)
+        for problem in problems:
+            st.error(problem)
+        if not uploaded:
             st.stop()
-        img, note = load_image(up.getvalue())
-        image, image_name = np.asarray(img), up.name
+        names = [p.name for p in uploaded]
+        pick = st.selectbox("Photo to click on", names, key="look_upload_pick") if len(names) > 1 else names[0]
+        photo = uploaded[names.index(pick)]
+        others = [p for p in uploaded if p is not photo]
     else:
         cur = st.session_state.get(state.IMAGE)
         if not cur:
             st.info("No current image yet: pick one on the Data page, or choose another source.")
             st.stop()
-        image, image_name = np.asarray(cur["pixels"]), cur["caption"]
-if image is None:
+        pixels = np.asarray(cur["pixels"])
+        photo = photos.Photo(cur["caption"], pixels, (pixels.shape[1], pixels.shape[0]))
+if photo is None:
     st.stop()
-if note:
-    st.caption(f"Note: the image was {note}.")
+image, image_name, gt = photo.image, photo.name, photo.mask
+if photo.note:
+    st.caption(f"Note: the image was {photo.note}.")
 
 # ---- controls ------------------------------------------------------------------------------------
 key = compute.digest(image)
@@ -103,11 +125,25 @@ if st.session_state.get("look_signature") != signature:
     ci.set_clicks(NAME, [])
     st.session_state.pop("look_attr", None)
 
+native = int(arch.get("img_size", 224))
+suggested = sim.suggested_size(meta, image.shape[1], image.shape[0])
+sizes = sorted({native, 128, 224, 320, 448, suggested})
+chosen = st.session_state.get("look_size")
+if chosen in (None, st.session_state.get("look_size_suggested")) or chosen not in sizes:
+    st.session_state["look_size"] = suggested  # follow the suggestion until a size is chosen by hand
+st.session_state["look_size_suggested"] = suggested
+
 left, right = st.columns([1, 2], gap="large")
 with left:
+    size = st.select_slider("Input size (px)", sizes, key="look_size")
+    why = ("the size this model's card recommends" if meta.get("recommended_size") else
+           "for a photo larger than the training size" if suggested != native else "the training size")
+    st.caption(f"The image is scaled to about this many pixels on a side; the model was trained at {native}. "
+               f"Suggested: {suggested} px, {why}. More pixels give more, smaller patches and finer masks, "
+               "and take longer.")
     st.radio("A click adds a", ["positive", "negative"], horizontal=True, key="look_mode")
-    st.caption("Positive clicks mark the object. Negative clicks mark what is not: then a pixel is in the mask "
-               "where it is closer to a positive click than to any negative one.")
+    st.caption("Positive clicks mark the object. Negative clicks mark what is not: they remove from the mask "
+               "the pixels nearer to them than to every positive click (they never add any).")
     b1, b2 = st.columns(2)
     if b1.button("Undo", icon=":material/undo:", disabled=not ci.clicks(NAME), use_container_width=True):
         ci.set_clicks(NAME, ci.clicks(NAME)[:-1])
@@ -118,8 +154,9 @@ with left:
                     key="look_rule")
     slider_t = st.slider("Similarity threshold", -1.0, 1.0, sim.DEFAULT_THRESHOLD, 0.01, key="look_t",
                          disabled=rule != "Slider")
-    st.caption("The mask keeps pixels whose cosine similarity to a clicked patch is above the threshold. Otsu "
-               "picks the value that best splits this map's histogram in two.")
+    st.caption("The mask keeps pixels whose cosine similarity to a positive click is above the threshold "
+               "(negative clicks then only remove pixels). Otsu picks the value that best splits this map's "
+               "histogram in two.")
     with st.expander("Features", expanded=False):
         depth = int(arch.get("depth", 1))
         layer = (st.slider("Layer", 0, depth - 1, depth - 1, key="look_layer") if depth > 1 else 0) if is_vit else -1
@@ -129,11 +166,6 @@ with left:
                            disabled=not is_vit) if is_vit else "tokens"
         st.caption("Output tokens, or the attention keys of that block (dino-vit-features found keys "
                    "segment best).")
-        native = int(arch.get("img_size", 224))
-        sizes = sorted({native, 128, 224, 320, 448})
-        size = st.select_slider("Input size (px)", sizes, value=native, key="look_size")
-        st.caption(f"The image is scaled to about this many pixels on a side (the model was trained at {native}); "
-                   "more pixels give more, smaller patches.")
     alpha = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="look_alpha")
     st.caption("How strongly the similarity map covers the photo.")
     cmap = st.selectbox("Colour map", overlays.COLORMAPS, key="look_cmap")
@@ -169,11 +201,13 @@ with right:
         st.info("Click on the object in the picture to see the patches the model finds alike.")
 
 if seg is not None:
-    rule_text = "nearest prototype (positive vs negative clicks)" if seg.threshold is None else \
-        f"threshold {seg.threshold:.3f}" + (" (Otsu)" if threshold == "otsu" else "")
+    rule_text = f"threshold {seg.threshold:.3f}" + (" (Otsu)" if threshold == "otsu" else "")
+    if neg:
+        rule_text += f", less {100 * seg.removed:.1f}% nearer a negative click"
     with right:
         m1, m2 = st.columns([1, 1])
-        m1.image(overlays.mask_picture(seg.mask), caption="Mask", width=260)
+        m1.image(overlays.mask_picture(seg.mask), caption="Mask (white = object, in a grey frame)", width=260,
+                 output_format="PNG")
         m2.markdown(f"**Mask: {100 * seg.mask.mean():.1f}% of the image**, {rule_text}; "
                     f"{len(pos)} positive, {len(neg)} negative click(s).")
         m2.caption(f"Server time for this click: {compute_ms:.0f} ms (features are cached per image and model).")
@@ -187,23 +221,27 @@ if seg is not None:
                     if f is not None:
                         scores[label] = jaccard(sim.segment(f, pos, neg, threshold).mask, gt)
                 scores["all foreground"] = jaccard(np.ones_like(gt), gt)
-            cols_ = m2.columns(len(scores))
-            for c, (label, v) in zip(cols_, scores.items()):
-                c.metric(f"Jaccard, {label}", f"{v:.3f}")
-            m2.caption("Jaccard (intersection over union) with the ground-truth mask, beside the same clicks on "
-                       "plain colour-and-position features and on an untrained network of the same shape.")
-        d1, d2, d3 = m2.columns(3)
+            header, values = " | ".join(scores), " | ".join(f"{v:.3f}" for v in scores.values())
+            st.markdown(f"**Jaccard with the ground-truth mask**\n\n| {header} |\n|{'---|' * len(scores)}\n| {values} |")
+            st.caption("Jaccard (intersection over union) with the ground-truth mask, beside the same clicks on "
+                       "plain colour-and-position features, on an untrained network of the same shape, and a mask "
+                       "of the whole image.")
+        d1, d2, d3 = st.columns(3)
         stem = Path(str(image_name)).stem or "image"
-        mask_now, picture_now, score_now = seg.mask, picture, seg.positive
-        d1.download_button("Mask PNG", lambda: overlays.png_bytes((mask_now * 255).astype(np.uint8)),
+        mask_now, picture_now, score_now, original = seg.mask, picture, seg.positive, photo.original
+        d1.download_button("Mask PNG", lambda: overlays.mask_png(mask_now, original),
                            file_name=f"{stem}-mask.png", mime="image/png", on_click="ignore", key="dl_mask")
         d2.download_button("Overlay PNG", lambda: overlays.png_bytes(picture_now), file_name=f"{stem}-overlay.png",
                            mime="image/png", on_click="ignore", key="dl_overlay")
         d3.download_button("Similarity .npy", lambda: overlays.npy_bytes(score_now),
                            file_name=f"{stem}-similarity.npy", mime="application/octet-stream", on_click="ignore",
                            key="dl_npy")
-        m2.caption("The mask at the image's own size (white = object), the picture as shown, and the raw "
-                   "similarity map (float32, height x width) for your own analysis.")
+        h, w = seg.positive.shape
+        own = "the image's own size" if source in (SOURCES[0], SOURCES[2]) else "the size it was decoded to"
+        st.caption(f"The mask at {original[0]}x{original[1]} px, {own} (white = object); the "
+                   f"picture as shown ({w}x{h}); and the raw similarity map to the positive clicks as float32, "
+                   f"height x width, at the {w}x{h} px the page works at (its detail is the {rows}x{cols} patch "
+                   "grid), for your own analysis.")
 
 # ---- more views ----------------------------------------------------------------------------------
 st.divider()
@@ -214,7 +252,7 @@ st.caption("Co-segmentation applies your clicks to other images; Attention shows
            "drive the similarity.")
 
 current = Current(ckpt, stamp, model, meta, image, str(image_name), key, size, layer, feature, threshold, cmap, feats,
-                  pos, neg, seg)
+                  pos, neg, seg, photo, others)
 if view == "Co-segmentation":
     cosegmentation.show(current)
 elif view == "Attention":

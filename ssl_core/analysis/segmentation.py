@@ -3,9 +3,12 @@ baselines (the protocol of the MMC paper in DINO practice).
 
 For each image with a ground-truth mask: click at the most interior pixel of the mask, take the
 cosine-similarity map of that patch to every patch, upsample it to the image, threshold it, and score the
-mask by Jaccard (IoU) against the ground truth. Three threshold rules: a fixed cosine, Otsu's threshold on
-the map, and the best possible threshold for that image. Discrimination: the distributions of
-patch-to-patch similarity within the object and between object and background, and their overlap.
+mask by Jaccard (IoU) against the ground truth. With `negative`, each image also gets one negative click
+at the most interior pixel of the background, under the same rule as the Look page and `segment`
+(`similarity.decide`: above the threshold and nearer the positive click than the negative one). Three
+threshold rules: a fixed cosine, Otsu's threshold on the map, and the best possible threshold for that
+image. Discrimination: the distributions of patch-to-patch similarity within the object and between
+object and background, and their overlap.
 
 The same procedure runs, image by image, on two honest baselines: colour-and-position descriptors of
 8x8 patches (mean RGB and centre, centred per image: `colour_features`, the one colour baseline), and
@@ -26,7 +29,6 @@ from ssl_core.analysis.similarity import (
     decide,
     extract_patch_features,
     make_frame,
-    otsu_threshold,
     prompt_vectors,
     similarity_map,
 )
@@ -79,11 +81,13 @@ class _Acc:
     def new(cls):
         return cls([], [], [], [], [])
 
-    def add(self, feats: PatchFeatures, click, gt, threshold) -> dict:
+    def add(self, feats: PatchFeatures, click, gt, threshold, negative_click=None) -> dict:
         score = similarity_map(feats, prompt_vectors(feats, [click]))
-        row = {"fixed": jaccard(decide(score, None, threshold)[0], gt),
-               "otsu": jaccard(score > otsu_threshold(score), gt),
-               "best": best_threshold(score, gt)[0]}
+        neg = None if negative_click is None else similarity_map(feats, prompt_vectors(feats, [negative_click]))
+        kept = score if neg is None else np.where(score > neg, score, score.min() - 1)  # what a threshold can keep
+        row = {"fixed": jaccard(decide(score, neg, threshold)[0], gt),
+               "otsu": jaccard(decide(score, neg, "otsu")[0], gt),
+               "best": best_threshold(kept, gt)[0]}
         self.fixed.append(row["fixed"])
         self.otsu.append(row["otsu"])
         self.best.append(row["best"])
@@ -102,12 +106,19 @@ class _Acc:
                 "overlap": similarity_overlap(intra, inter)}
 
 
+def _background_point(gt) -> tuple[int, int]:
+    if gt.all():
+        raise UserError("the mask covers the whole image: there is no background for the negative click")
+    return interior_point(~gt)
+
+
 def segment_eval(model, meta: dict, images_dir, masks_dir, size: int | None = None, threshold: float = DEFAULT_THRESHOLD,
                  layer: int = -1, feature: str = "tokens", limit: int | None = None, bf16: bool = False,
-                 max_side: int = 1024, progress=None) -> dict:
+                 max_side: int = 1024, progress=None, negative: bool = False) -> dict:
     """Mean Jaccard (fixed, Otsu, best-possible thresholds) and similarity overlap for the model, the
     colour-and-position baseline and a randomly initialised network of the same shape, one click per
-    image at the most interior pixel of its ground-truth mask."""
+    image at the most interior pixel of its ground-truth mask (and, with `negative`, one negative click
+    at the most interior pixel of its background)."""
     pairs, unmatched = pair_by_stem(images_dir, masks_dir)
     if limit:
         pairs = pairs[:limit]
@@ -123,16 +134,19 @@ def segment_eval(model, meta: dict, images_dir, masks_dir, size: int | None = No
             image = check_image(np.asarray(pil), getattr(model, "patch_size", 16))
             gt = read_mask(mask_path, image.shape[1], image.shape[0])
             click = interior_point(gt)
+            negative_click = _background_point(gt) if negative else None
         except UserError as e:
             skipped.append(f"{img_path.name}: {e}")
             continue
         row = {"image": img_path.name, "click": list(click)}
+        if negative_click is not None:
+            row["negative_click"] = list(negative_click)
         for name, feats in (
             ("model", extract_patch_features(model, image, norm, size, layer, feature, bf16)),
             ("colour_position", colour_features(image, size)),
             ("random_init", extract_patch_features(random_model, image, norm, size, layer, feature, bf16)),
         ):
-            row[name] = acc[name].add(feats, click, gt, threshold)
+            row[name] = acc[name].add(feats, click, gt, threshold, negative_click)
         all_fg.append(jaccard(np.ones_like(gt), gt))
         per_image.append(row)
         if progress:
@@ -141,6 +155,7 @@ def segment_eval(model, meta: dict, images_dir, masks_dir, size: int | None = No
         raise UserError(f"none of the {len(pairs)} image/mask pairs could be used: {skipped[0] if skipped else ''}")
     return {
         "n_images": len(per_image), "size": size, "layer": layer, "feature": feature, "threshold": threshold,
+        "negative": negative,
         "skipped": skipped, "unmatched": unmatched,
         "model": acc["model"].summary(), "colour_position": acc["colour_position"].summary(),
         "random_init": acc["random_init"].summary(), "all_foreground": {"jaccard": float(np.mean(all_fg))},
@@ -157,6 +172,7 @@ def format_segment_eval(r: dict) -> str:
                     f"{s['overlap']:8.3f}")
     rows.append(f"{'all foreground':18s} {r['all_foreground']['jaccard']:10.3f}")
     extra = f"\nskipped {len(r['skipped'])}, no mask for {len(r['unmatched'])}" if r["skipped"] or r["unmatched"] else ""
-    return (f"mean Jaccard of one click per image on {r['n_images']} images at {r['size']} px ({r['feature']}, "
+    clicks = "one positive and one negative click" if r.get("negative") else "one click"
+    return (f"mean Jaccard of {clicks} per image on {r['n_images']} images at {r['size']} px ({r['feature']}, "
             f"layer {r['layer']}); overlap = intra/inter-object similarity overlap (lower separates better):\n"
             + "\n".join(rows) + extra)

@@ -8,9 +8,13 @@ registers, or a layer's attention keys) are L2-normalised once per image and mod
 costs one matrix product, a bilinear upsampling and a threshold.
 
 Decision rule: several positive clicks take the maximum over their (upsampled) maps and keep the
-pixels above a threshold (a number, or Otsu's threshold on the map). With negative clicks the decision
-becomes nearest-prototype: a pixel is foreground where its best positive similarity beats its best
-negative similarity (the threshold is then not used).
+pixels above a threshold (a number, or Otsu's threshold on the positive map). Negative clicks only
+remove pixels: a pixel stays where it is above the threshold AND closer to a positive prompt than to
+every negative one. So the threshold always means the same thing, and a negative click can never add
+background. (Pure nearest-prototype, positive > negative with no threshold, grew the masks instead: on
+the 328 Weizmann horses, one positive click at the most interior pixel and one negative at the most
+interior background pixel, shipped model at 128 px, mean Jaccard was 0.410 against 0.423 for the positive
+click alone; this rule gives 0.481 with Otsu.)
 """
 
 from __future__ import annotations
@@ -117,6 +121,20 @@ def make_frame(width: int, height: int, patch: int, size: int, pad: bool = False
         rw = pw = max(1, round(rw / patch)) * patch
         rh = ph = max(1, round(rh / patch)) * patch
     return Frame(width, height, rw, rh, pw, ph, patch)
+
+
+PHOTO_SIZE = 224  # px: where a small model's patches start to resolve a photograph's objects
+
+
+def suggested_size(meta: dict, width: int, height: int) -> int:
+    """The input size to open a `width` x `height` image at: the checkpoint's `recommended_size` if its
+    metadata holds one; else PHOTO_SIZE for an image larger than the training size (a model trained at
+    128 px sees an 854x480 photo as only 6x11 patches; the shipped card measures better masks at 224);
+    else the training size."""
+    native = int(meta["arch"].get("img_size", PHOTO_SIZE))
+    if meta.get("recommended_size"):
+        return int(meta["recommended_size"])
+    return max(native, PHOTO_SIZE) if max(width, height) > native else native
 
 
 def check_image(image: np.ndarray, patch: int) -> np.ndarray:
@@ -276,13 +294,14 @@ def parse_threshold(text) -> float | str:
     return t
 
 
-def decide(positive: np.ndarray, negative: np.ndarray | None = None, threshold="otsu") -> tuple[np.ndarray, float | None]:
-    """(mask, threshold used). Without negatives: positive > threshold (a number or 'otsu').
-    With negatives: nearest prototype, positive > negative (the threshold is not used: None)."""
-    if negative is not None and np.isfinite(negative).any():
-        return positive > negative, None
+def decide(positive: np.ndarray, negative: np.ndarray | None = None, threshold="otsu") -> tuple[np.ndarray, float]:
+    """(mask, threshold used): positive > threshold (a number, or Otsu's threshold of the positive map),
+    and, with negatives, also positive > negative (a negative click only removes pixels)."""
     t = otsu_threshold(positive) if parse_threshold(threshold) == "otsu" else parse_threshold(threshold)
-    return positive > t, float(t)
+    mask = positive > t
+    if negative is not None:
+        mask &= positive > negative
+    return mask, float(t)
 
 
 @dataclass
@@ -290,8 +309,13 @@ class Segmentation:
     positive: np.ndarray  # (H, W) best similarity to a positive prompt
     negative: np.ndarray | None  # (H, W) best similarity to a negative prompt, or None
     mask: np.ndarray  # (H, W) bool
-    threshold: float | None  # None under the nearest-prototype rule
+    threshold: float  # the threshold applied to `positive`
     patches: list = field(default_factory=list)  # [(row, col)] of the positive clicks
+
+    @property
+    def removed(self) -> float:
+        """Fraction of the image above the threshold that negative clicks took out of the mask."""
+        return float(((self.positive > self.threshold) & ~self.mask).mean())
 
 
 def segment(feats: PatchFeatures, positives, negatives=(), threshold="otsu") -> Segmentation:

@@ -1,4 +1,4 @@
-"""Click-to-patch mapping under resizing and padding, threshold rules, nearest-prototype decisions."""
+"""Click-to-patch mapping under resizing and padding, threshold rules, negative clicks that only remove."""
 
 import numpy as np
 import pytest
@@ -82,7 +82,7 @@ def _feats(grid: np.ndarray) -> sim.PatchFeatures:
     return sim.PatchFeatures(grid, sim.Frame(w * 4, h * 4, w * 4, h * 4, w * 4, h * 4, 4))
 
 
-def test_max_over_positive_clicks_and_nearest_prototype_with_negatives():
+def test_max_over_positive_clicks_and_negatives_only_remove():
     # a 1x3 grid of unit features: left = e0, middle = e1, right = between e0 and e1
     g = np.array([[[1, 0], [0, 1], [0.9, 0.44]]], np.float32)
     f = _feats(g)
@@ -91,13 +91,40 @@ def test_max_over_positive_clicks_and_nearest_prototype_with_negatives():
     two = sim.segment(f, [(2, 2), (6, 2)], threshold=0.85)  # and the middle one: max over the two maps
     assert two.mask[2, 6] and np.allclose(two.positive, np.maximum(one.positive, sim.similarity_map(
         f, sim.prompt_vectors(f, [(6, 2)]))))
-    # positive on the left, negative on the middle: the right patch is nearer the positive prototype
-    pn = sim.segment(f, [(2, 2)], [(6, 2)])
-    assert pn.threshold is None
-    assert pn.mask[2, 0] and pn.mask[2, 11] and not pn.mask[2, 6]
-    # the same negative on the right instead: the right patch is now background
-    pn2 = sim.segment(f, [(2, 2)], [(10, 2)])
-    assert pn2.mask[2, 0] and not pn2.mask[2, 11]
+    # positive on the left, negative on the middle: the threshold still decides, the right patch stays
+    pn = sim.segment(f, [(2, 2)], [(6, 2)], threshold=0.85)
+    assert pn.threshold == 0.85 and pn.mask[2, 0] and pn.mask[2, 11] and not pn.mask[2, 6]
+    # the same negative on the right instead: the right patch is nearer it, so it leaves the mask
+    pn2 = sim.segment(f, [(2, 2)], [(10, 2)], threshold=0.85)
+    assert pn2.mask[2, 0] and not pn2.mask[2, 11] and pn2.removed > 0
+    # a low threshold: the old nearest-prototype rule ignored it; now it is the same mask as without the
+    # negative, less what the negative takes away, never more
+    low = sim.segment(f, [(2, 2)], threshold=-0.5)
+    low_neg = sim.segment(f, [(2, 2)], [(6, 2)], threshold=-0.5)
+    assert low.mask.all() and not (low_neg.mask & ~low.mask).any() and not low_neg.mask[2, 6]
+    assert low_neg.removed == pytest.approx(1 - low_neg.mask.mean())
+
+
+def test_negatives_never_add_pixels_under_any_rule():
+    rng = np.random.default_rng(0)
+    f = _feats(rng.normal(size=(6, 8, 16)).astype(np.float32))
+    removed = []
+    for t in ("otsu", -0.2, 0.0, 0.3):
+        plain = sim.segment(f, [(5, 5), (20, 9)], [], t)
+        with_neg = sim.segment(f, [(5, 5), (20, 9)], [(30, 20), (2, 22)], t)
+        assert with_neg.threshold == plain.threshold  # the threshold is the positive map's, with or without
+        assert not (with_neg.mask & ~plain.mask).any()
+        assert with_neg.removed == pytest.approx(plain.mask.mean() - with_neg.mask.mean())
+        removed.append(with_neg.removed)
+    assert max(removed) > 0
+
+
+def test_suggested_input_size():
+    meta = {"arch": {"img_size": 128}}
+    assert sim.suggested_size(meta, 854, 480) == 224  # a photograph: more, smaller patches
+    assert sim.suggested_size(meta, 96, 64) == 128  # no larger than the training size: the training size
+    assert sim.suggested_size({"arch": {"img_size": 320}}, 854, 480) == 320  # never below it
+    assert sim.suggested_size({**meta, "recommended_size": 448}, 854, 480) == 448  # the checkpoint's own word
 
 
 def test_no_positive_click_is_a_clear_error():

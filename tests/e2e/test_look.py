@@ -1,7 +1,10 @@
 """The Look page in real Chromium: pick a model, click a patch and see the mask, change it with a negative
-click, and download the mask PNG at the image's own size."""
+click, and download the mask PNG at the image's own size; the input size at hand and the framed mask
+preview; several uploads with a mask (scored, co-segmented, exported at their own sizes, a zip of masks);
+a 12000x12000 PNG; attention of the first and the last block."""
 
 import io
+from pathlib import Path
 
 import pytest
 import torch
@@ -86,7 +89,7 @@ def test_click_negative_click_and_export(page, server, checkpoint):
     wait_idle(page)
     click_patch(page, 0)  # the top-left corner
     second = wait_mask_change(page, first)
-    assert "nearest prototype" in second and "1 positive, 1 negative" in second and second != first
+    assert "(Otsu), less" in second and "nearer a negative click" in second and "1 positive, 1 negative" in second
     assert_no_exception(page)
     shot(page, "look-negative")
 
@@ -106,3 +109,125 @@ def test_clicks_are_patch_accurate(page, server, checkpoint):
     assert "1 positive" in line
     marks = page.evaluate(f"() => document.querySelector('{PLOT}')._fullData[0].customdata.length")
     assert marks == n
+
+
+def upload(page, index: int, files: list) -> None:
+    """Put files into the page's `index`-th file uploader, and wait for the run they cause."""
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').nth(index).set_input_files([str(f) for f in files])
+    names = page.locator('[data-testid="stFileUploader"]').nth(index).locator('[data-testid="stFileChipName"]')
+    for f in files:
+        names.filter(has_text=Path(f).name).first.wait_for()
+    wait_idle(page)
+
+
+def download(page, label: str) -> bytes:
+    with page.expect_download() as dl:
+        page.get_by_role("button", name=label).click()
+    return dl.value.path().read_bytes()
+
+
+def choose(page, label: str) -> None:
+    """Click a radio option by its label and wait for the run."""
+    page.get_by_text(label, exact=True).first.click()
+    wait_idle(page)
+
+
+def test_the_controls_say_what_is_in_effect(page, server, checkpoint):
+    """The input size is at hand, not in an expander; the mask preview is framed, so a white mask shows."""
+    choose_model(page, server, checkpoint)
+    size = page.get_by_text("Input size (px)", exact=True)
+    assert size.is_visible()  # without opening "Features"
+    assert page.get_by_text("Suggested: 224 px, for a photo larger than the training size").is_visible()
+    n = page.evaluate(POINT, 0)["n"]
+    click_patch(page, n // 2 + 3)
+    wait_mask_change(page, None)
+    img = page.locator('[data-testid="stImage"]').filter(has_text="Mask (white = object").locator("img")
+    mask = Image.open(io.BytesIO(page.request.get(img.get_attribute("src")).body())).convert("RGB")
+    w, h = mask.size  # as served: 260 px wide
+    frame = [mask.getpixel(p) for p in [(0, 0), (1, h // 2), (w - 2, h // 2), (w // 2, 1), (w - 1, h - 1)]]
+    assert all(abs(c - 128) <= 12 for px in frame for c in px), frame  # a grey frame all round
+    assert_no_exception(page)
+
+
+def test_uploads_with_a_mask_are_scored_co_segmented_and_exported_at_their_own_sizes(page, server, checkpoint,
+                                                                                       tmp_path):
+    """Issue 14 items 6 and 13: several uploads at once, a mask to score against, co-segmentation of the
+    other uploads, and exports at each file's own size (the page works at most 1024 px)."""
+    import zipfile
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    big, small = tmp_path / "field.jpg", tmp_path / "street.png"
+    Image.fromarray(rng.integers(0, 255, (1350, 2400, 3), dtype=np.uint8)).save(big, quality=80)
+    Image.fromarray(rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)).save(small)
+    gt = np.zeros((1350, 2400), np.uint8)
+    gt[300:1000, 600:1800] = 255
+    Image.fromarray(gt).save(tmp_path / "field.png")
+    choose_model(page, server, checkpoint)
+    choose(page, "Upload")
+    upload(page, 0, [big, small])
+    upload(page, 1, [tmp_path / "field.png"])
+    page.locator(PLOT).wait_for()
+    assert page.get_by_text("Note: the image was downscaled from 2400x1350 to 1024x576.").is_visible()
+    n = page.evaluate(POINT, 0)["n"]
+    click_patch(page, n // 2)
+    line = wait_mask_change(page, None)
+    assert "1 positive" in line
+    table = page.locator("table").filter(has_text="colour + position")
+    assert table.locator("th").all_inner_texts() == ["this model", "colour + position", "random init", "all foreground"]
+    assert all(0 <= float(v) <= 1 for v in table.locator("td").all_inner_texts())
+    mask = Image.open(io.BytesIO(download(page, "Mask PNG")))
+    assert mask.size == (2400, 1350) and set(mask.getdata()) <= {0, 255}
+    assert page.get_by_text("The mask at 2400x1350 px, the image's own size").is_visible()
+
+    choose(page, "Co-segmentation")
+    assert page.get_by_role("radio", name="The other uploaded photos").is_checked()
+    captions = page.locator('[data-testid="stImageCaption"]')
+    captions.filter(has_text="street.png:").first.wait_for()  # the gallery is drawn after the radio's run
+    assert any(c.startswith("street.png:") for c in captions.all_inner_texts())
+    with zipfile.ZipFile(io.BytesIO(download(page, "Masks ZIP"))) as z:
+        sizes = {name: Image.open(z.open(name)).size for name in z.namelist()}
+    assert sizes == {"field-mask.png": (2400, 1350), "street-mask.png": (640, 480)}
+    assert_no_exception(page)
+    shot(page, "look-uploads")
+
+
+def test_a_12000_px_png_upload_is_downscaled_and_its_mask_exported_full_size(page, server, checkpoint, tmp_path):
+    """Issue 14 item 10: a 12000x12000 PNG was "not an image I can read"."""
+    from tests.data.test_images import huge_png
+
+    choose_model(page, server, checkpoint)
+    choose(page, "Upload")
+    upload(page, 0, [huge_png(tmp_path / "huge.png", 12000, 12000)])
+    page.locator(PLOT).wait_for()
+    assert page.get_by_text("Note: the image was downscaled from 12000x12000 to 1024x1024.").is_visible()
+    click_patch(page, 0)
+    wait_mask_change(page, None)
+    assert Image.open(io.BytesIO(download(page, "Mask PNG"))).size == (12000, 12000)
+    upload(page, 0, [huge_png(tmp_path / "bomb.png", 20000, 20000)])
+    error = page.locator('[data-testid="stAlert"]').filter(has_text="bomb.png is 400 megapixels")
+    error.wait_for()
+    assert "scale it down" in error.inner_text() and "not an image I can read" not in error.inner_text()
+    page.locator(PLOT).wait_for()  # the 12000 px one is still there to click on
+    assert_no_exception(page)
+
+
+def test_attention_renders_for_the_first_and_the_last_block(page, server, checkpoint):
+    """Issue 14 item 14: any block, with one colour scale for every head."""
+    choose_model(page, server, checkpoint)
+    choose(page, "Attention")
+    for block, title in ((1, "Attention of block 1 (the last)"), (0, "Attention of block 0")):
+        if block == 0:
+            thumb = page.get_by_role("slider", name="Block")
+            thumb.focus()
+            thumb.press("Home")
+        page.get_by_text(title, exact=True).wait_for()
+        page.get_by_text("Attention rollout over all blocks").wait_for()
+        wait_idle(page)
+        captions = page.locator('[data-testid="stImageCaption"]').all_inner_texts()
+        assert [c for c in captions if c.startswith("head ")][:2] == ["head 0", "head 1"]  # both heads drawn
+        assert "attention weight (same scale for every head)" in captions
+        assert_no_exception(page)
+        assert not page.locator('[data-testid="stAlertContentError"]').count()  # no one-line error either
+    shot(page, "look-attention-block0")
