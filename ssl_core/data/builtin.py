@@ -36,9 +36,14 @@ class Builtin:
 # --- shapes ------------------------------------------------------------------------------------------
 
 def build_shapes(split: str, size: int, limit: int | None, n: int = 5000, n_test: int | None = None, seed: int = 0,
-                 correlate=None, n_objects=(1, 4), classes=shapes.SHAPES, conflict: int = 0) -> ImageData:
+                 correlate=None, n_objects=None, classes=shapes.SHAPES, conflict: int = 0,
+                 scene: str = "cluttered") -> ImageData:
     """Scenes 0..count-1 of the split (count = n, or n_test = n // 5 for test; `limit` keeps the first:
-    scenes are independent draws, so the first ones are already a fair sample)."""
+    scenes are independent draws, so the first ones are already a fair sample). `scene=easy` is one large
+    object on a plain background (see shapes.py), cluttered (the default) one to four on any background."""
+    if scene == "easy" and n_objects not in (None, (1, 1)):
+        raise UserError("shapes: scene=easy draws one object a scene: leave out n_objects (or use scene=cluttered)")
+    n_objects = n_objects or (1, 4)
     count = n if split == "train" else (n // 5 if n_test is None else n_test)
     count = min(count, limit) if limit else count
     if count < 1:
@@ -47,7 +52,7 @@ def build_shapes(split: str, size: int, limit: int | None, n: int = 5000, n_test
         if factor not in shapes.FACTORS:
             raise UserError(f"correlate: unknown factor {factor!r}: use one of {', '.join(shapes.FACTORS)}")
     check_memory(count, size, planes=5)
-    scenes = [shapes.render_scene(i, size, seed, correlate, n_objects, split, classes, bool(conflict))
+    scenes = [shapes.render_scene(i, size, seed, correlate, n_objects, split, classes, bool(conflict), scene)
               for i in range(count)]
     stack = lambda key: torch.from_numpy(np.stack([s[key] for s in scenes]))
     return ImageData(
@@ -77,6 +82,12 @@ def _classes(text: str) -> tuple[str, ...]:
     if not 2 <= len(names) <= len(shapes.SHAPES) or len(set(names)) < len(names) or set(names) - set(shapes.SHAPES):
         raise ValueError(text)
     return tuple(names)
+
+
+def _scene(text: str) -> str:
+    if text not in shapes.SCENES:
+        raise ValueError(text)
+    return text
 
 
 def _correlate(text: str) -> str:
@@ -137,10 +148,11 @@ def build_photos(split: str, size: int, limit: int | None) -> ImageData:
 BUILTINS = {
     "shapes": Builtin(
         "Procedural scenes of 1-4 textured shapes with masks and factors; label = the main shape "
-        "(options: n, n_test, size, seed, n_objects=1-4, correlate=color@0.9, classes=circle+triangle, conflict=1)",
+        "(options: n, n_test, size, seed, scene=easy (one large shape on a plain background) or cluttered, "
+        "n_objects=1-4, correlate=color@0.9, classes=circle+triangle, conflict=1)",
         build_shapes, 32,
         {"n": _natural, "n_test": _natural, "seed": _natural, "n_objects": _objects, "correlate": _correlate,
-         "classes": _classes, "conflict": _natural}, sizes=(32, 224)),
+         "classes": _classes, "conflict": _natural, "scene": _scene}, sizes=(32, 224)),
     "digits": Builtin("scikit-learn's 1,797 handwritten digits (8x8, upscaled), 10 classes", build_digits, 32),
     "photos": Builtin("scikit-image's nine bundled colour photographs, unlabelled (for the Look page)",
                       build_photos, 224),

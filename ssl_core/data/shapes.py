@@ -8,6 +8,12 @@ masks.
 
 The label is the *main* object's shape. The main object is drawn last, so it is on top and never
 occluded, and the others are drawn at 40-75% of its radius, so it is also the largest.
+
+Two settings (`scene`): "cluttered" (the default and the hard one: one to four objects of three sizes
+anywhere, on plain, gradient, noise or striped backgrounds) and "easy", the classroom's first scenes: one
+large object (EASY_RADIUS, its diameter about 70% of the side) near the centre on a plain background, so a
+few CPU minutes of training are enough to learn shape. Both draw the same random stream, so scene i of
+each setting has the same shape, colour, texture and rotation.
 """
 
 import functools
@@ -32,6 +38,8 @@ VOCAB = {"shape": SHAPES, **FACTORS, "position": POSITIONS, "objects": tuple(str
 SUPERSAMPLE = 2
 TEXTURE_FREQ = 2.0  # texture cells per unit of object radius
 REACH = 1.45  # every shape lies within this many radii of its centre
+SCENES = ("cluttered", "easy")
+EASY_RADIUS = 0.36  # the easy scene's object radius, as a fraction of the side
 
 
 def tied_value(factor: str, label: int, classes: int = len(SHAPES)) -> str:
@@ -166,7 +174,7 @@ def _size_name(radius_frac: float) -> str:
 
 
 def render_scene(index: int, size: int, seed: int = 0, correlate=None, n_objects=(1, 4), split: str = "train",
-                 classes: tuple[str, ...] = SHAPES, conflict: bool = False) -> dict:
+                 classes: tuple[str, ...] = SHAPES, conflict: bool = False, scene: str = "cluttered") -> dict:
     """Scene `index` at `size` px: dict(image uint8 (H,W,3), masks uint8 (H,W) instance ids (main = 1),
     semantic uint8 (H,W) shape id + 1, factors [main object's dict, others...], label = main shape id).
 
@@ -175,12 +183,17 @@ def render_scene(index: int, size: int, seed: int = 0, correlate=None, n_objects
     random draws happen whatever `correlate` is, so changing it changes only the tied factors.
     `classes` names the shapes the main object can take, in label order (the shortcut studies use two);
     with `conflict`, a tied factor shows the value tied to another label ((label + 1) mod K) instead:
-    the shortcut lies.
+    the shortcut lies. `scene="easy"` draws one large object on a plain background (see the module
+    docstring): its size and background factors are then always "large" and "plain".
     """
+    if scene not in SCENES:
+        raise ValueError(f"unknown scene {scene!r}: use {' or '.join(SCENES)}")
+    easy = scene == "easy"
     rng = np.random.default_rng([seed, SPLITS[split], index])
     corr = parse_correlate(correlate)
     lo, hi = n_objects
     k = int(rng.integers(lo, hi + 1))
+    k = 1 if easy else k  # drawn all the same: both settings share one random stream
 
     # Scene-level draws, always in this order (the stream must not depend on options).
     label = int(rng.integers(len(SHAPES))) % len(classes)
@@ -192,8 +205,10 @@ def render_scene(index: int, size: int, seed: int = 0, correlate=None, n_objects
         value[factor] = tied_value(factor, shown, len(classes)) if tied else free
     bg = {"c1": rng.uniform(15, 115, 3), "c2": rng.uniform(15, 115, 3), "angle": rng.uniform(0, 2 * math.pi),
           "freq": rng.uniform(3, 8), "grid": rng.random((8, 8))}  # muted colours, so objects stand out
+    if easy:
+        value.update(size="large", background="plain")
 
-    radius = SIZES[value["size"]] * rng.uniform(0.9, 1.1)
+    radius = (EASY_RADIUS if easy else SIZES[value["size"]]) * rng.uniform(0.9, 1.1)
     objects = [_place(rng, classes[label], value["color"], value["texture"], value["size"], radius, radius, 1 - radius)]
     pick = lambda values: values[int(rng.integers(len(values)))]
     for _ in range(k - 1):

@@ -119,3 +119,34 @@ def test_loader_options_and_errors():
         with pytest.raises(UserError) as e:
             load_data(bad)
         assert "\n" not in str(e.value)
+
+
+def test_easy_scenes_hold_one_large_central_object_on_a_plain_background():
+    for i in range(30):
+        s = render_scene(i, 48, scene="easy")
+        (main,) = s["factors"]
+        assert main["background"] == "plain" and main["size"] == "large"
+        assert main["radius"] >= 0.3 and 0.3 <= main["x"] <= 0.7 and 0.3 <= main["y"] <= 0.7
+        assert (s["masks"] == 1).mean() > 0.12  # a large object: at least an eighth of the image
+        background = s["image"][s["masks"] == 0].reshape(-1, 3).astype(int)
+        plain = (np.abs(background - np.median(background, 0)).max(1) <= 1).mean()
+        assert plain > 0.85  # one colour, but for the antialiased pixels along the object's edge
+
+
+def test_easy_and_cluttered_scenes_share_the_random_stream():
+    for i in range(10):
+        easy, hard = render_scene(i, 32, scene="easy")["factors"][0], render_scene(i, 32)["factors"][0]
+        assert easy["shape"] == hard["shape"] and easy["color"] == hard["color"]
+        assert easy["texture"] == hard["texture"] and easy["rotation"] == hard["rotation"]
+    assert np.array_equal(render_scene(3, 32)["image"], render_scene(3, 32, scene="cluttered")["image"])
+
+
+def test_easy_scene_option_of_the_loader():
+    d = load_data("shapes:n=12,scene=easy")
+    assert all(len(f) == 1 and f[0]["background"] == "plain" for f in d.factors)
+    hard = load_data("shapes:n=12,scene=cluttered")
+    assert (hard.images == load_data("shapes:n=12").images).all()
+    for bad in ["shapes:scene=hard", "shapes:scene=easy,n_objects=2-3"]:
+        with pytest.raises(UserError) as e:
+            load_data(bad)
+        assert "\n" not in str(e.value)
