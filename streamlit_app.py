@@ -4,6 +4,9 @@ This file is the frame around every page: it sets up navigation and the sidebar 
 current model and the current image. Pages live in app/pages/, one short module each.
 """
 
+# plotly imports pandas lazily, outside the import lock: a page drawing its first chart while the warm-up
+# thread imports pandas could meet a half-initialised module. Importing it here, first, closes that race.
+import pandas  # noqa: F401
 import streamlit as st
 
 from app import state, warmup

@@ -4,7 +4,7 @@ Plotly's hover labels are SVG text and cannot hold an image, Streamlit reports n
 point selection loses clicks that land while the page reruns. This is a Streamlit v2 component (no
 iframe: its script shares the page's DOM) that finds the chart by its key and listens to the chart's own
 `plotly_hover` and `plotly_click` events: a hover shows a floating thumbnail, a click is sent to Python
-(and the page reruns with it in `clicked(chart_key)`).
+(and the page reruns with it in `clicked(chart_key)`); a double-click resets the axes in select mode too.
 
 Pictures travel in contact sheets of `PER_SHEET` consecutive images (one JPEG, about 100 KB): the
 first hover over a point of a sheet the browser does not hold asks Python for that sheet (a trigger
@@ -81,6 +81,9 @@ export default function ({ data, setTriggerValue }) {
       draw(gd);
     });
     gd.on("plotly_unhover", () => { gd.__sslHover.hover = null; tip.style.display = "none"; });
+    // In select mode plotly spends a double-click on clearing the selection and leaves the axes zoomed:
+    // reset them as well, through the mode bar's own button (the page has no Plotly global to call).
+    gd.on("plotly_deselect", () => gd.querySelector('.modebar-btn[data-title="Reset axes"]')?.click());
     gd.on("plotly_click", (ev) => {
       const p = ev.points && ev.points[0];
       if (!p || p.customdata === undefined) return;

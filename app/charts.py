@@ -1,4 +1,5 @@
-"""Plotly figures of training curves. Plotly is imported inside the functions."""
+"""Plotly figures of training curves, and `readable`, which every chart of the app goes through. Plotly is
+imported inside the functions."""
 
 # (metrics key, title, one sentence shown under the chart)
 CURVES = [
@@ -10,21 +11,30 @@ CURVES = [
     ("eff_rank", "Effective rank", "How many directions the embeddings really use; a falling rank is "
                                    "dimensional collapse."),
 ]
+COLLAPSE = ("emb_std", "eff_rank")  # drawn from zero, beside the guarded twin: a fall shows as what it is
 KNN = [
     ("knn_k200", "model, k=200", "solid"),
     ("knn_k20", "model, k=20", "dot"),
     ("knn_pixels_k200", "raw pixels (baseline)", "dash"),
     ("knn_random_k200", "random network (baseline)", "dashdot"),
 ]
+FONT, TITLE, LINE = 15, 18, 3  # px: readable from the back of a room on a projector
 KNN_NOTE = ("kNN accuracy on held-out images: does an image's nearest neighbour in feature space share "
             "its label? The model should beat both baselines drawn beside it.")
+
+
+def readable(fig):
+    """Fonts and line widths that read on a classroom projector (one rule for every chart of the app)."""
+    fig.update_layout(font=dict(size=FONT), title_font=dict(size=TITLE), legend_font=dict(size=FONT - 1))
+    fig.update_traces(selector=dict(type="scatter"), line_width=LINE)
+    return fig
 
 
 def _fig(title: str, height: int = 230):
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    fig.update_layout(title=dict(text=title, font=dict(size=14)), height=height,
+    fig.update_layout(title=dict(text=title), height=height,
                       margin=dict(l=10, r=10, t=35, b=10), showlegend=False, xaxis_title="step")
     return fig
 
@@ -38,7 +48,7 @@ def curve(metrics: list[dict], key: str, title: str):
     fig.add_trace(go.Scatter(x=[m["step"] for m in rows], y=[m[key] for m in rows], mode="lines", name=key))
     if key == "lr":
         fig.update_yaxes(exponentformat="e")
-    return fig
+    return readable(fig)
 
 
 def knn(metrics: list[dict]):
@@ -51,8 +61,8 @@ def knn(metrics: list[dict]):
         if rows:
             fig.add_trace(go.Scatter(x=[m["step"] for m in rows], y=[m[key] for m in rows], name=name,
                                      mode="lines+markers", line=dict(dash=dash)))
-    fig.update_layout(showlegend=True, legend=dict(orientation="h", y=-0.3, font=dict(size=10)), height=270)
-    return fig
+    fig.update_layout(showlegend=True, legend=dict(orientation="h", y=-0.35), height=290)
+    return readable(fig)
 
 
 def overlay(series: dict[str, list[dict]], key: str, title: str):
@@ -64,7 +74,7 @@ def overlay(series: dict[str, list[dict]], key: str, title: str):
         rows = [m for m in metrics if m.get(key) is not None]
         fig.add_trace(go.Scatter(x=[m["step"] for m in rows], y=[m[key] for m in rows], name=name, mode="lines"))
     fig.update_layout(showlegend=True)
-    return fig
+    return readable(fig)
 
 
 def add_reference(fig, metrics: list[dict], key: str, name: str):
@@ -75,5 +85,14 @@ def add_reference(fig, metrics: list[dict], key: str, name: str):
     if rows:
         fig.add_trace(go.Scatter(x=[m["step"] for m in rows], y=[m[key] for m in rows], mode="lines", name=name,
                                  line=dict(dash="dash", color="grey")))
-        fig.update_layout(showlegend=True, legend=dict(orientation="h", y=-0.3, font=dict(size=11)))
+        fig.update_layout(showlegend=True, legend=dict(orientation="h", y=-0.35))
+    return readable(fig)
+
+
+def collapse(series: dict[str, list[dict]], key: str, title: str):
+    """A collapse indicator of one run and, where there is one, its guarded twin, on an axis from zero."""
+    fig = overlay(series, key, title)
+    fig.update_layout(height=250, margin=dict(l=10, r=10, t=40, b=10), showlegend=len(series) > 1,
+                      legend=dict(orientation="h", y=-0.4))
+    fig.update_yaxes(rangemode="tozero")
     return fig

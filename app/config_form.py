@@ -57,6 +57,24 @@ def field_widget(name: str, tp, value, doc: str, key: str):
     return out
 
 
+BUDGETS = ("minutes", "steps", "epochs")
+
+
+def budget_widget(config, key: str) -> dict:
+    """One budget: a choice of minutes, steps or epochs, and how many (the others are then unset)."""
+    current = next((k for k in BUDGETS if getattr(config, k) is not None), "steps")
+    cols = st.columns([1, 2])
+    kind = cols[0].radio("Budget in", BUDGETS, index=BUDGETS.index(current), horizontal=True, key=f"{key}:budget")
+    default = getattr(config, kind) if kind == current else {"minutes": 3.0, "steps": 1000, "epochs": 10.0}[kind]
+    if kind == "steps":
+        amount = cols[1].number_input(kind, value=int(default), step=1, min_value=1, key=f"{key}:{kind}")
+    else:
+        amount = cols[1].number_input(kind, value=float(default), step=0.5, min_value=0.1, key=f"{key}:{kind}")
+    cols[1].caption({"minutes": "Wall-clock minutes of training; the schedules follow the elapsed time.",
+                     "steps": "Optimiser steps.", "epochs": "Passes over the training images."}[kind])
+    return {k: (int(amount) if k == "steps" else float(amount)) if k == kind else None for k in BUDGETS}
+
+
 def config_form(config, key: str):
     """Every TrainConfig field (except method_args) and the method's parameters, in three columns.
 
@@ -67,8 +85,9 @@ def config_form(config, key: str):
     from ssl_core.train.config import field_docs
 
     docs = field_docs(METHODS[config.method].kind if config.method in METHODS else None)
-    values = {}
-    fields = [f for f in dataclasses.fields(config) if f.name in docs and f.name not in ("method", "method_args")]
+    values = budget_widget(config, key)
+    fields = [f for f in dataclasses.fields(config)
+              if f.name in docs and f.name not in ("method", "method_args", *BUDGETS)]
     cols = st.columns(3)
     for i, f in enumerate(fields):
         with cols[i % 3]:

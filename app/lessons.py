@@ -1,73 +1,111 @@
-"""The lesson path shown on Home. Each lesson names the page that shows it and the preset to train.
+"""The lesson path shown on Home. Each lesson has a goal, what to look for, one question for the class, and a
+link that opens its page with its preset and controls set.
 
-A lesson opens its page with `query` (URL query parameters: a training preset, or a page's own lesson
-setting). Training preset names must exist in ssl_core.train.presets.PRESETS (a test checks this). Kept
-here, not in the engine, so Home renders without importing torch.
+A lesson opens its page with `query` (URL query parameters: a training preset, and the page's own settings
+where it keeps them in the URL, JSON-encoded as `app.state.restore` reads them). Training preset names must
+exist in ssl_core.train.presets.PRESETS, or be a setting the page reads (tests/app/test_home.py checks both).
+Kept here, not in the engine, so Home renders without importing torch.
 """
 
 LESSONS = [
     dict(
         key="contrastive",
         title="1. Contrastive learning and temperature",
+        goal="See a network learn to tell shapes apart in three minutes, without a single label.",
         text="Pull two views of the same image together and push other images away. "
         "The temperature decides how hard the model works on the nearest wrong images.",
+        look_for="The kNN accuracy line climbing above both dashed baselines (raw pixels and a random "
+        "network) while the loss falls.",
+        question="The two views of a star differ in colour and crop. What must the features keep, and what "
+        "may they forget, for the two views to match?",
         page="app/pages/train.py",
         query={"preset": "contrastive-shapes"},
     ),
     dict(
         key="collapse",
         title="2. Collapse and what prevents it",
+        goal="Watch a model find the lazy answer, one embedding for every image, and see what stops it.",
         text="Without negatives a network can map every image to the same point. Stop-gradient, an "
         "EMA teacher, a predictor, or variance and redundancy terms keep the embedding spread out; "
         "watch embedding std and effective rank.",
+        look_for="Start this run, then its guarded twin byol-collapse-guarded (the same recipe with the predictor "
+        "and the EMA target on): the collapse run's embedding std and effective rank fall towards zero, the "
+        "twin's stay up, both on one chart from zero.",
+        question="The collapsed model's loss is low. Why is a low loss no proof that it learnt anything?",
         page="app/pages/train.py",
-        query={"preset": "dino-collapse"},
+        query={"preset": "byol-collapse"},
     ),
     dict(
         key="distillation",
         title="3. Self-distillation and emerging attention",
+        goal="See attention heads learn to look at the object, though nobody ever showed them where it is.",
         text="DINO trains a student to match an EMA teacher on large and small crops; "
         "its attention heads learn to find objects without ever seeing a mask.",
+        look_for="After training, open the run on Look: the heads' attention gathers on the shape, not on "
+        "the background, unlike a random network's.",
+        question="The loss never mentions objects. Why would matching a small crop to the whole image make "
+        "the network attend to the object?",
         page="app/pages/train.py",
         query={"preset": "dino-shapes"},
     ),
     dict(
         key="masked",
         title="4. Masked image modelling",
+        goal="Hide three quarters of an image and see a network learn to fill in the rest.",
         text="Hide most patches and ask the model to fill them in (MAE), or to predict the "
         "features of hidden blocks (I-JEPA). See the masks on Data.",
-        page="app/pages/data.py",
+        look_for="The loss falling well below 1, the loss of a model that only knows each patch's mean "
+        "colour, within the first minute.",
+        question="Why does MAE hide 75% of the patches and not 15%, as language models hide words?",
+        page="app/pages/train.py",
         query={"preset": "mae-shapes"},
     ),
     dict(
         key="features",
         title="5. What the features encode",
+        goal="See which images a model thinks alike, on a map of the whole dataset.",
         text="kNN accuracy asks whether neighbours in feature space share a label; a UMAP map "
         "shows which images the model thinks alike.",
+        look_for="Digits of one class gathering in islands; hover over a point that sits in the wrong "
+        "island and see why the model confused it.",
+        question="Two digits that look alike to you sit far apart on the map. What else could the model be "
+        "looking at?",
         page="app/pages/map.py",
-        query={"preset": "contrastive-digits"},
+        query={"preset": "contrastive-digits", "map_data": '"digits"', "map_method": '"umap"'},
     ),
     dict(
         key="segmentation",
         title="6. Zero-shot segmentation by clicking",
+        goal="Cut an object out of a photograph with one click and no segmentation training.",
         text="Click one patch of an object: patches with similar features light up, and a "
         "threshold turns that map into a mask.",
+        look_for="The mask following the object's outline; compare it with the colour-only baseline, which "
+        "also lights up the background where it has the object's colour.",
+        question="Where does the mask leak? What do those patches share with the one you clicked?",
         page="app/pages/look.py",
         query={"preset": "dino-shapes"},
     ),
     dict(
         key="shortcuts",
         title="7. Shortcuts",
+        goal="Find out which of two equally good clues a model learns, and why.",
         text="When a second feature predicts the label as well as the real one, which does a model learn? "
         "Measure its bias against the best possible classifier, in a latent lab and in pictures.",
+        look_for="Bias growing as the shortcut gets easier to read, and with depth, while a linear model "
+        "stays near zero.",
+        question="If both clues predict the label equally well, is using the easier one a mistake?",
         page="app/pages/probe.py",
         query={"preset": "shortcuts"},
     ),
     dict(
         key="dictionaries",
         title="8. Feature dictionaries",
+        goal="Split a model's features into many rare directions and name what each one means.",
         text="A sparse autoencoder splits features into many directions that each fire rarely; "
         "compare them with the factors we know generated the images.",
+        look_for="Latents that fire on one colour or one shape (high F1), and factors split over several "
+        "latents or owning none.",
+        question="A latent fires on red circles only. Is that one feature or two?",
         page="app/pages/dictionary.py",
         query={"preset": "dictionaries"},
     ),

@@ -13,6 +13,7 @@ import torch
 from app import clickable_image as ci
 from app import images as pictures
 from app import models, overlays
+from app.charts import readable
 from app.dictionary import compute
 from app.ui import user_errors
 from ssl_core.analysis import similarity as sim
@@ -24,18 +25,18 @@ CLICKS = "dict_patch"
 
 def histogram(values: np.ndarray, title: str, xaxis: str):
     fig = go.Figure(go.Histogram(x=values, nbinsx=30, marker_color="#4477aa"))
-    fig.update_layout(title=title, height=260, font=dict(size=14), xaxis_title=xaxis, yaxis_title="count",
+    fig.update_layout(title=title, height=260, xaxis_title=xaxis, yaxis_title="count",
                       margin=dict(l=10, r=10, t=40, b=10))
-    return fig
+    return readable(fig)
 
 
 def density_chart(d):
     counts, edges = d.histogram()
     fig = go.Figure(go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=counts, width=np.diff(edges), marker_color="#4477aa"))
-    fig.update_layout(title="Firing density of the live latents", height=260, font=dict(size=14),
+    fig.update_layout(title="Firing density of the live latents", height=260,
                       xaxis_title="log10 fraction of tokens a latent fires on", yaxis_title="latents",
                       margin=dict(l=10, r=10, t=40, b=10))
-    return fig
+    return readable(fig)
 
 
 def card(d, images, j: int, track: dict) -> None:

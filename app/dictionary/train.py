@@ -53,8 +53,8 @@ def show() -> None:
     name = st.text_input("Run name", f"sae-{datetime.now():%m%d-%H%M%S}", key="dict_name")
     if st.button("Start", type="primary", icon=":material/play_arrow:", key="dict_start", disabled=not ckpt):
         with user_errors():
-            runs.launch(state.runs_root() / name.strip(), config(ckpt, data.strip(), layer, tokens, variant, expansion,
-                                                                  k, l1, minutes), owner=state.owner())
+            cfg = config(ckpt, state.allowed_data(data.strip()), layer, tokens, variant, expansion, k, l1, minutes)
+            runs.launch(state.runs_root() / name.strip(), cfg, owner=state.owner())
             st.session_state["dict_run"] = name.strip()
     found = runs.list_runs(state.runs_root(), kind="sae") if state.runs_root().exists() else []
     if not found:

@@ -4,6 +4,7 @@ thumbnails drawn on the map."""
 import numpy as np
 import plotly.graph_objects as go
 
+from app.charts import readable
 from ssl_core.analysis import thumbnails
 
 HOVER_NAMES_MAX = 20_000  # file names in the hover label only while the message stays small
@@ -51,7 +52,7 @@ def figure(xy: np.ndarray, cats: np.ndarray, names: list[str], point_names: list
     fig.update_layout(title=title, height=560, dragmode="select", legend=dict(itemsizing="constant"),
                       margin=dict(l=10, r=10, t=40, b=10), xaxis=dict(showticklabels=False, title=None),
                       yaxis=dict(showticklabels=False, title=None, scaleanchor="x"))
-    return fig
+    return readable(fig)
 
 
 def selected_points(event) -> tuple[list[int], bool]:

@@ -5,7 +5,6 @@ import streamlit as st
 from app import images, state
 from app.ui import user_errors
 from app.views import draw_views, patch_mask, with_strength
-
 from ssl_core.data import builtin_names, load_data
 from ssl_core.methods import METHODS, method_params
 
@@ -26,8 +25,9 @@ builtins = builtin_names()
 choice = cols[0].selectbox("Dataset", [*builtins, FOLDER],
                           format_func=lambda n: f"{n}: {builtins[n]}" if n in builtins else n)
 cols[0].caption("Built-ins need no download. A folder works too: class sub-folders give labels.")
-split = cols[1].radio("Split", ["train", "test"], horizontal=True)
-cols[1].caption("Training images, or held-out ones used to measure kNN accuracy.")
+split = cols[1].radio("Split", ["all", "train", "test"], horizontal=True)
+cols[1].caption("Every image, the training ones, or the held-out ones kNN accuracy is measured on. A folder "
+                "without train/ and test/ sub-folders keeps a fifth of its files, chosen by name, as its test split.")
 size = cols[2].selectbox("Resolution", [None, 32, 64, 96, 128],
                          format_func=lambda s: str(s) if s else "the dataset's own")
 cols[2].caption("Images are decoded once at this size, as training does.")
@@ -41,12 +41,13 @@ if choice == FOLDER:
 
 data = None
 with user_errors():
-    data = load(spec, split, size, 256)
+    data = load(state.allowed_data(spec), split, size, 256)
 if data is None:
     st.stop()
 size = data.images.shape[-1]
 labelled = bool((data.labels >= 0).any())
-st.caption(f"{len(data)} images shown from `{spec}` ({split}), {len(data.class_names)} classes"
+held = f" of the {data.available:,} in the split" if data.available > len(data) else ""
+st.caption(f"{len(data)} images shown{held} from `{spec}` ({split}), {len(data.class_names)} classes"
            + (", with masks" if data.masks is not None else "")
            + (f"; {data.skipped} unreadable files skipped" if data.skipped else "") + ".")
 

@@ -4,6 +4,7 @@ import streamlit as st
 
 from app.lessons import LESSONS
 
+
 st.title("SSL Lab")
 st.markdown(
     "**Self-supervised learning (SSL)** teaches a network to describe images without labels. "
@@ -20,7 +21,10 @@ st.header("Lessons")
 for lesson in LESSONS:
     with st.container(border=True):
         st.subheader(lesson["title"])
+        st.markdown(f"**Goal.** {lesson['goal']}")
         st.write(lesson["text"])
+        st.markdown(f"**Look for.** {lesson['look_for']}")
+        st.markdown(f"**Question for the class.** {lesson['question']}")
         cols = st.columns([1, 2])
         with cols[0]:
             st.page_link(

@@ -6,9 +6,10 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import models
+from app import models, state
+from app.charts import readable
 from app.pickers import checkpoint_picker
-from app.ui import user_errors
+from app.ui import attempt, user_errors
 from ssl_core.probe.factors import factor_probes
 
 
@@ -28,10 +29,10 @@ def figure(results: dict[str, dict], probe: str):
                                  marker=dict(symbol="line-ew-open", size=28, line=dict(width=3))))
     fig.add_trace(go.Scatter(name="most common value", x=factors, y=[f["chance"] for f in first["factors"]],
                              mode="markers", marker=dict(symbol="line-ew", size=28, color="grey", line=dict(width=2))))
-    fig.update_layout(barmode="group", height=420, font=dict(size=14), yaxis=dict(range=[0, 1], title="test accuracy"),
+    fig.update_layout(barmode="group", height=420, yaxis=dict(range=[0, 1], title="test accuracy"),
                       title=f"{'Linear probe' if probe == 'linear' else 'kNN (k=20)'} accuracy per factor",
                       margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.2))
-    return fig
+    return readable(fig)
 
 
 def show() -> None:
@@ -56,7 +57,9 @@ def show() -> None:
         st.info("Choose a checkpoint and data.")
         return
     if st.button("Probe the factors", type="primary", icon=":material/query_stats:", key="fac_run"):
-        st.session_state["fac_asked"] = (ckpt, ckpt_b, data.strip(), layer)
+        spec = attempt(state.allowed_data, data.strip())
+        if spec:
+            st.session_state["fac_asked"] = (ckpt, ckpt_b, spec, layer)
     asked = st.session_state.get("fac_asked")
     if not asked:
         st.caption("The features are extracted once per checkpoint and data (a minute on a laptop), then reused.")

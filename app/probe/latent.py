@@ -5,6 +5,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from app.charts import readable
 from app.ui import user_errors
 from ssl_core.probe.latent import LatentSpec
 from ssl_core.probe.shortcut import ModelSpec, cell
@@ -65,12 +66,12 @@ def regions_figure(c: dict):
                                  colorscale=[[0, "#4477aa"], [1, "#ee6677"]], showscale=False, xaxis=f"x{i + 1}",
                                  yaxis=f"y{i + 1}", hovertemplate="z_c %{x:.2f}, z_s %{y:.2f}: %{z}<extra>" + name +
                                  "</extra>"))
-    fig.update_layout(height=330, margin=dict(l=10, r=10, t=40, b=10), font=dict(size=14),
+    fig.update_layout(height=330, margin=dict(l=10, r=10, t=40, b=10),
                       xaxis=dict(domain=[0, 0.46], title="core z_c"), yaxis=dict(title="shortcut z_s"),
                       xaxis2=dict(domain=[0.54, 1], title="core z_c"), yaxis2=dict(anchor="x2"),
                       annotations=[dict(text=t, x=x, y=1.12, xref="paper", yref="paper", showarrow=False)
                                    for t, x in (("This model's decisions", 0.2), ("The Bayes-optimal rule's", 0.8))])
-    return fig
+    return readable(fig)
 
 
 def heatmap(rows: list[dict], ratios, rhos):
@@ -80,19 +81,19 @@ def heatmap(rows: list[dict], ratios, rhos):
     fig = go.Figure(go.Heatmap(z=z, x=[str(a) for a in ratios], y=[str(p) for p in rhos], text=text,
                                texttemplate="%{text}", colorscale="RdBu_r", zmid=0, zmin=-1, zmax=1,
                                colorbar=dict(title="bias")))
-    fig.update_layout(title="Mean shortcut bias over seeds", height=420, font=dict(size=14),
+    fig.update_layout(title="Mean shortcut bias over seeds", height=420,
                       xaxis=dict(title="availability ratio alpha_s / alpha_c", type="category"),
                       yaxis=dict(title="shortcut predictivity", type="category"),
                       margin=dict(l=10, r=10, t=50, b=10))
-    return fig
+    return readable(fig)
 
 
 def depth_figure(rows: list[dict]):
     fig = go.Figure(go.Bar(x=[r["label"] for r in rows], y=[r["bias"] for r in rows],
                            error_y=dict(type="data", array=[r["bias_std"] for r in rows]), marker_color="#ee6677"))
-    fig.update_layout(title="Shortcut bias against depth (mean ± std over seeds)", height=360, font=dict(size=14),
+    fig.update_layout(title="Shortcut bias against depth (mean ± std over seeds)", height=360,
                       yaxis=dict(title="bias", zeroline=True, zerolinewidth=2), margin=dict(l=10, r=10, t=50, b=10))
-    return fig
+    return readable(fig)
 
 
 def show() -> None:

@@ -1,4 +1,11 @@
-"""Classroom presets: each trains something meaningful in minutes on a laptop CPU and shows one lesson."""
+"""Classroom presets: each trains something meaningful in minutes on a laptop CPU and shows one lesson.
+
+A collapse preset switches one guard off (`guard`: the method arguments that remove it); its guarded twin,
+`<name>-guarded`, is the same recipe with the guard on. Each names the other as `twin`, so the Train page
+draws both runs' collapse indicators on one chart.
+"""
+
+from dataclasses import replace
 
 from ssl_core.train.config import TrainConfig
 
@@ -6,6 +13,7 @@ PRESETS = {
     "smoke": dict(
         description="A few seconds: checks that training runs end to end (used by the tests).",
         lesson="",
+        hidden=True,  # not offered to a class; reachable as ?preset=smoke
         config=TrainConfig(method="simclr", data="shapes:n=512", batch_size=64, steps=30, log_every=2,
                            eval_every=10, knn_bank=512, knn_test=200, ckpt_every=10, warmup=0.1),
     ),
@@ -33,6 +41,7 @@ PRESETS = {
         lesson="Collapse and what prevents it",
         config=TrainConfig(method="dino", data="shapes", batch_size=128, minutes=2, eval_every=100,
                            method_args={"out_dim": 1024, "n_local": 2, "center": False}),
+        guard={"center": False},
     ),
     "mae-shapes": dict(
         description="MAE on 32 px shapes: masked image modelling, about 3 minutes.",
@@ -45,17 +54,40 @@ PRESETS = {
         lesson="Collapse and what prevents it",
         config=TrainConfig(method="byol", data="shapes", batch_size=128, minutes=2, eval_every=100,
                            method_args={"predictor": False, "ema": False}),
+        guard={"predictor": False, "ema": False},
     ),
     "simclr-collapse": dict(
         description="SimCLR with a single negative per anchor: too little repulsion to keep the embeddings apart.",
         lesson="Collapse and what prevents it",
         config=TrainConfig(method="simclr", data="shapes", batch_size=128, minutes=2, eval_every=100,
                            method_args={"negatives": 1}),
+        guard={"negatives": 1},
     ),
     "vicreg-collapse": dict(
         description="VICReg without its variance term: invariance alone pulls every embedding to one point.",
         lesson="Collapse and what prevents it",
         config=TrainConfig(method="vicreg", data="shapes", batch_size=128, minutes=2, eval_every=100,
                            method_args={"var_weight": 0.0}),
+        guard={"var_weight": 0.0},
     ),
 }
+
+
+def guarded_twin(name: str, preset: dict) -> dict:
+    """The collapse preset `name` with its guard back on: the method's own defaults for the guard's arguments."""
+    args = {k: v for k, v in preset["config"].method_args.items() if k not in preset["guard"]}
+    return dict(description=f"The guarded twin of {name}: the same recipe with the guard on, to draw beside it.",
+                lesson=preset["lesson"], twin=name, config=replace(preset["config"], method_args=args))
+
+
+def _with_twins(presets: dict) -> dict:
+    out = {}
+    for name, preset in presets.items():
+        out[name] = preset
+        if "guard" in preset:
+            preset["twin"] = f"{name}-guarded"
+            out[preset["twin"]] = guarded_twin(name, preset)
+    return out
+
+
+PRESETS = _with_twins(PRESETS)

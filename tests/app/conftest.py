@@ -13,6 +13,7 @@ def _isolated(tmp_path, monkeypatch):
     """Every test gets its own runs and cache folders."""
     monkeypatch.setenv("SSL_LAB_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("SSL_LAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SSL_LAB_DATA_ROOTS", "/")  # tests name files anywhere; tests/app/test_rules.py restricts it
     monkeypatch.chdir(ROOT)
 
 

@@ -1,5 +1,7 @@
+import json
 import subprocess
 import sys
+from dataclasses import replace
 
 from app.lessons import LESSONS
 from tests.app.conftest import no_exception, open_page
@@ -32,18 +34,6 @@ def test_sidebar_shows_current_model():
     assert any("model.safetensors" in c.value for c in at.sidebar.caption)
 
 
-def test_coming_pages_say_what_they_will_do():
-    # Look, Map, Probe and Dictionary get their own issues; until then they say what they will do.
-    from tests.app.conftest import ROOT
-
-    for page in ["look", "map", "probe", "dictionary"]:
-        if "coming(" not in (ROOT / "app" / "pages" / f"{page}.py").read_text():
-            continue  # the real page has landed; its own tests cover it
-        at = open_page(page)
-        no_exception(at)
-        assert at.info[0].value.startswith("Coming:")
-
-
 def test_every_lesson_names_a_real_preset_and_page():
     from pathlib import Path
 
@@ -55,3 +45,20 @@ def test_every_lesson_names_a_real_preset_and_page():
         assert page.is_file(), lesson
         # a training preset, or a setting the page itself reads from its URL
         assert preset in PRESETS or f'"{preset}"' in page.read_text(), lesson
+        for key, value in lesson["query"].items():  # the page's own settings, JSON as app.state.restore reads them
+            if key != "preset":
+                assert f'"{key}"' in page.read_text() and isinstance(json.loads(value), str | int | float), (lesson, key)
+        assert all(lesson[k].strip() for k in ("goal", "text", "look_for", "question")), lesson
+
+
+def test_collapse_presets_have_guarded_twins_that_point_back():
+    from ssl_core.train.presets import PRESETS
+
+    collapse = [n for n, p in PRESETS.items() if "guard" in p]
+    assert "byol-collapse" in collapse
+    for name in collapse:
+        twin = PRESETS[PRESETS[name]["twin"]]
+        assert twin["twin"] == name
+        off, on = PRESETS[name]["config"].method_args, twin["config"].method_args
+        assert all(k not in on for k in PRESETS[name]["guard"]) and all(off[k] == v for k, v in on.items())
+        assert replace(twin["config"], method_args=off) == PRESETS[name]["config"]  # only the guard differs

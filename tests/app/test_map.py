@@ -31,9 +31,9 @@ def trained(tmp_path_factory):
 
 
 def draw(at, method="pca", limit=120):
-    at.selectbox(key="data").set_value("shapes").run()
-    at.number_input(key="limit").set_value(limit).run()
-    at.radio(key="method").set_value(method).run()
+    at.selectbox(key="map_data").set_value("shapes").run()
+    at.number_input(key="map_limit").set_value(limit).run()
+    at.radio(key="map_method").set_value(method).run()
     button(at, "Draw the map").click().run()
     return at
 
@@ -68,8 +68,8 @@ def test_without_a_model_it_says_what_to_do(monkeypatch, tmp_path):
 def test_without_runs_it_offers_the_shipped_model():
     at = open_page("map")
     no_exception(at)
-    assert at.selectbox(key="a_run").value == "shipped with SSL Lab"
-    assert at.selectbox(key="a_ckpt").value.name == "default.safetensors"
+    assert at.selectbox(key="map_a_run").value == "shipped with SSL Lab"
+    assert at.selectbox(key="map_a_ckpt").value.name == "default.safetensors"
 
 
 def test_draw_colour_and_export(trained):
@@ -88,17 +88,17 @@ def test_draw_colour_and_export(trained):
     downloads = at.get("download_button")
     assert [d.proto.label for d in downloads] == ["Export the coordinates (CSV)"]
 
-    options = at.selectbox(key="colour").options
+    options = at.selectbox(key="map_colour").options
     assert options[0] == "label" and "factor: color" in options and "kNN correct" in options
     for option in options:
-        at.selectbox(key="colour").set_value(option).run()
+        at.selectbox(key="map_colour").set_value(option).run()
         no_exception(at)
         traces = json.loads(charts(at)[0].proto.spec)["data"]
         assert count(traces) == 120
-    at.selectbox(key="colour").set_value("k-means cluster").run()
-    at.slider(key="k_clusters").set_value(4).run()
+    at.selectbox(key="map_colour").set_value("k-means cluster").run()
+    at.slider(key="map_clusters").set_value(4).run()
     assert len(json.loads(charts(at)[0].proto.spec)["data"]) <= 4
-    at.toggle(key="thumbs").set_value(True).run()
+    at.toggle(key="map_thumbs").set_value(True).run()
     no_exception(at)
     images = json.loads(charts(at)[0].proto.spec)["layout"]["images"]
     assert 0 < len(images) <= 150 and images[0]["source"].startswith("data:image/png;base64,")
@@ -119,23 +119,23 @@ def test_compare_two_steps_of_a_run(trained):
     shutil.copytree(run, os.path.join(os.environ["SSL_LAB_RUNS"], run.name))
     at = open_page("map", timeout=180)
     no_exception(at)
-    assert at.radio(key="a_source").value == "A training run"
-    assert at.selectbox(key="a_ckpt").value.name == ckpts[-1].name
-    at.toggle(key="compare").set_value(True).run()
-    assert at.selectbox(key="b_ckpt").value.name == ckpts[0].name
+    assert at.radio(key="map_a_source").value == "A training run"
+    assert at.selectbox(key="map_a_ckpt").value.name == ckpts[-1].name
+    at.toggle(key="map_compare").set_value(True).run()
+    assert at.selectbox(key="map_b_ckpt").value.name == ckpts[0].name
     draw(at)
     no_exception(at)
     assert not errors(at), errors(at)
     assert len(charts(at)) == 2
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in charts(at)]
-    assert ckpts[-1].name in titles[0] and ckpts[0].name in titles[1]
+    assert "tiny-run · step 6" in titles[0] and "tiny-run · step 3" in titles[1]  # names that tell them apart
     assert len(metric(at, "kNN top-1 (k=20)")) == 2 and len(metric(at, "Raw pixels, same kNN")) == 2
 
 
 def test_changed_settings_say_so(trained):
     _run, ckpts = trained
     at = draw(open_page("map", timeout=180, current_model=str(ckpts[-1])))
-    at.radio(key="pool").set_value("mean").run()
+    at.radio(key="map_pool").set_value("mean").run()
     no_exception(at)
     assert any("settings changed" in c.value for c in at.caption)
     button(at, "Draw the map").click().run()
@@ -147,8 +147,8 @@ def test_bad_path_is_one_line(tmp_path):
     bad = tmp_path / "nope.safetensors"
     bad.write_text("not a checkpoint")
     at = open_page("map")
-    at.radio(key="a_source").set_value("A path on this server").run()
-    at.text_input(key="a_path").input(str(bad)).run()
+    at.radio(key="map_a_source").set_value("A path on this server").run()
+    at.text_input(key="map_a_path").input(str(bad)).run()
     no_exception(at)
     button(at, "Draw the map").click().run()
     no_exception(at)

@@ -1,6 +1,7 @@
 """The Map page in real Chromium: draw a map of a run's checkpoint, hover a point and see its picture, drag
 a box over it and see the gallery fill, click a point and see its nearest neighbours."""
 
+import re
 import subprocess
 import sys
 
@@ -119,3 +120,56 @@ def test_compare_two_checkpoints_each_map_hovers(page, server, run):
         page.wait_for_function("() => document.getElementById('ssl-lab-hover-thumb')?.style.display === 'block'",
                                timeout=60_000)
     shot(page, "map-compare")
+
+
+SCROLL_TOP = f"""() => {{  // the scroll position of the page's scrolling container around the chart
+  let e = document.querySelector('{PLOT}');
+  while (e && !(e.scrollHeight > e.clientHeight && /(auto|scroll)/.test(getComputedStyle(e).overflowY))) e = e.parentElement;
+  return e ? e.scrollTop : window.scrollY;
+}}"""
+X_RANGE = f"() => document.querySelector('{PLOT}')._fullLayout.xaxis.range.slice()"
+
+
+def test_the_wheel_scrolls_a_double_click_resets_and_a_reload_keeps_the_map(page, server, run):
+    draw_pca_map(page, server, 150)
+    title = page.evaluate(f"() => document.querySelector('{PLOT}')._fullLayout.title.text")
+    # a name that tells runs apart (`run · step N`: the picker offers the newest run, whichever test made it),
+    # not step_0000004.safetensors
+    assert re.search(r"of [\w-]+ · step \d+", title) and "safetensors" not in title, title
+    box = page.locator(PLOT).first.bounding_box()
+    before, top = page.evaluate(X_RANGE), page.evaluate(SCROLL_TOP)
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, 300)
+    page.wait_for_timeout(500)
+    assert page.evaluate(X_RANGE) == before, "the wheel zoomed the chart"
+    assert page.evaluate(SCROLL_TOP) > top, "the wheel did not scroll the page"
+
+    page.locator(f'{PLOT} .modebar-btn[data-title="Zoom in"]').first.click(force=True)
+    page.wait_for_function(f"(r) => ({X_RANGE})()[1] - ({X_RANGE})()[0] < 0.9 * (r[1] - r[0])", arg=before)
+    area = page.locator(f"{PLOT} .nsewdrag").first.bounding_box()
+    page.mouse.dblclick(area["x"] + area["width"] / 2, area["y"] + area["height"] / 2)
+    page.wait_for_function(f"(r) => Math.abs(({X_RANGE})()[1] - ({X_RANGE})()[0] - (r[1] - r[0])) < 1e-6 * Math.abs(r[1] - r[0]) + 1e-9",
+                           arg=before)
+
+    assert "map_method" in page.url and "map_drawn=true" in page.url
+    page.reload()
+    page.locator(PLOT).first.wait_for(timeout=120_000)  # drawn again, without pressing Draw
+    wait_idle(page, 120_000)
+    assert_no_exception(page)
+    assert page.get_by_role("radio", name="PCA", exact=True).is_checked()
+    assert page.get_by_label("Images").input_value() == "150"
+
+
+def test_lesson_five_opens_the_map_of_its_preset(page, server):
+    out = server["runs"] / "digits-lesson"
+    proc = subprocess.run([sys.executable, "-m", "ssl_core", "train", "--preset", "contrastive-digits", "--out", str(out),
+                           "--steps", "2", "--batch-size", "32", "--backbone", "vit:dim=32,depth=1,heads=2,patch=4",
+                           "--set", "eval_every=0", "--json"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    open_page(page, server, "map?preset=contrastive-digits")
+    page.locator(PLOT).first.wait_for(timeout=180_000)
+    wait_idle(page, 120_000)
+    assert_no_exception(page)
+    title = page.evaluate(f"() => document.querySelector('{PLOT}')._fullLayout.title.text")
+    assert "UMAP of digits-lesson · step 2" in title, title  # plotly's title may come wrapped in <b>
+    assert "digits" in page.get_by_text("Mapped").first.inner_text()

@@ -41,3 +41,11 @@ def test_lesson_link_opens_train_with_its_preset(page, server):
     lesson = page.get_by_text("Lesson: Contrastive learning and temperature")
     lesson.first.wait_for()
     assert lesson.count() == 1
+
+
+def test_no_deploy_button_or_developer_menu_for_a_class(page, server):
+    """.streamlit/config.toml: toolbarMode viewer (the server is started without flags that would override it)."""
+    open_page(page, server)
+    assert_no_exception(page)
+    assert page.get_by_role("button", name="Deploy").count() == 0
+    assert page.get_by_test_id("stAppDeployButton").count() == 0

@@ -17,7 +17,7 @@ def test_train_watch_stop_and_open_checkpoint(page, server):
     page.get_by_text("All hyper-parameters").click()
     # Long enough to stop it half-way; small batches and no periodic kNN keep it light on 2 cores.
     for label, value in [("steps", "3000"), ("batch_size", "16"), ("eval_every", "0")]:
-        box = page.get_by_label(label, exact=True)
+        box = page.get_by_role("spinbutton", name=label, exact=True)  # "steps" is also a budget choice
         box.fill(value)
         box.press("Enter")
         wait_idle(page)
