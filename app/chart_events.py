@@ -82,8 +82,12 @@ export default function ({ data, setTriggerValue }) {
     });
     gd.on("plotly_unhover", () => { gd.__sslHover.hover = null; tip.style.display = "none"; });
     // In select mode plotly spends a double-click on clearing the selection and leaves the axes zoomed:
-    // reset them as well, through the mode bar's own button (the page has no Plotly global to call).
-    gd.on("plotly_deselect", () => gd.querySelector('.modebar-btn[data-title="Reset axes"]')?.click());
+    // reset them as well, when they are zoomed, through the mode bar's own button (the page has no Plotly
+    // global to call). Unzoomed axes are left alone: a reset redraws the chart, and a click during it is lost.
+    gd.on("plotly_deselect", () => {
+      const zoomed = ["xaxis", "yaxis"].some((a) => gd.layout[a] && gd.layout[a].autorange === false);
+      if (zoomed) gd.querySelector('.modebar-btn[data-title="Reset axes"]')?.click();
+    });
     gd.on("plotly_click", (ev) => {
       const p = ev.points && ev.points[0];
       if (!p || p.customdata === undefined) return;

@@ -3,7 +3,7 @@ supervised dictionaries built from the known factors. The parts live in app/dict
 
 import streamlit as st
 
-from app.dictionary import browse, compare, train
+from app.dictionary import browse, compare, compute, train
 
 PARTS = {"train": "Train", "browse": "Browse", "compare": "Compare"}
 
@@ -11,10 +11,13 @@ st.title("Dictionary")
 st.caption("What are the directions a model's features are made of? A sparse autoencoder learns a dictionary of them, "
            "each firing rarely; browse what each one fires on, and compare with the factors we know made the images.")
 if st.query_params.get("preset") == "dictionaries" and not st.session_state.get("dict_lesson"):
-    st.session_state.update(dict_lesson=True, dict_part="browse")
+    # No dictionary ships: the lesson starts by training one when none exists yet.
+    st.session_state.update(dict_lesson=True, dict_part="browse" if compute.dictionaries() else "train")
 part = st.radio("Part", list(PARTS), format_func=PARTS.get, horizontal=True, key="dict_part")
 if st.session_state.get("dict_lesson"):
-    st.info("Lesson 8, Feature dictionaries. This dictionary of the shipped model was trained in two minutes on the "
-            "scenes' patch tokens. Sort by density, search for a colour, open a feature and click its patches. "
-            "Question for the class: does each feature stand for one factor value, and which factors own no feature?")
+    first = "" if compute.dictionaries() else ("First train a dictionary of the shipped model with this part's "
+                                               "defaults (two minutes on the scenes' patch tokens), then open Browse. ")
+    st.info(f"Lesson 8, Feature dictionaries. {first}Sort by density, search for a colour, open a feature and click "
+            "its patches. Question for the class: does each feature stand for one factor value, and which factors own "
+            "no feature?")
 {"train": train.show, "browse": browse.show, "compare": compare.show}[part]()

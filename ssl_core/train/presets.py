@@ -1,6 +1,6 @@
 """Classroom presets: each trains something meaningful in minutes on a laptop CPU and shows one lesson.
 
-A collapse preset switches one guard off (`guard`: the method arguments that remove it); its guarded twin,
+A collapse preset switches one guard off (`guard`: the method arguments in its config that remove it); its guarded twin,
 `<name>-guarded`, is the same recipe with the guard on. Each names the other as `twin`, so the Train page
 draws both runs' collapse indicators on one chart.
 """
@@ -41,7 +41,7 @@ PRESETS = {
         lesson="Collapse and what prevents it",
         config=TrainConfig(method="dino", data="shapes", batch_size=128, minutes=2, eval_every=100,
                            method_args={"out_dim": 1024, "n_local": 2, "center": False}),
-        guard={"center": False},
+        guard=("center",),
     ),
     "mae-shapes": dict(
         description="MAE on 32 px shapes: masked image modelling, about 3 minutes.",
@@ -54,21 +54,21 @@ PRESETS = {
         lesson="Collapse and what prevents it",
         config=TrainConfig(method="byol", data="shapes", batch_size=128, minutes=2, eval_every=100,
                            method_args={"predictor": False, "ema": False}),
-        guard={"predictor": False, "ema": False},
+        guard=("predictor", "ema"),
     ),
     "simclr-collapse": dict(
         description="SimCLR with a single negative per anchor: too little repulsion to keep the embeddings apart.",
         lesson="Collapse and what prevents it",
         config=TrainConfig(method="simclr", data="shapes", batch_size=128, minutes=2, eval_every=100,
                            method_args={"negatives": 1}),
-        guard={"negatives": 1},
+        guard=("negatives",),
     ),
     "vicreg-collapse": dict(
         description="VICReg without its variance term: invariance alone pulls every embedding to one point.",
         lesson="Collapse and what prevents it",
         config=TrainConfig(method="vicreg", data="shapes", batch_size=128, minutes=2, eval_every=100,
                            method_args={"var_weight": 0.0}),
-        guard={"var_weight": 0.0},
+        guard=("var_weight",),
     ),
 }
 

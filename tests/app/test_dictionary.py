@@ -76,3 +76,12 @@ def test_compare_part_and_lesson_link(tmp_path, sae_file):
     at.query_params["preset"] = "dictionaries"
     at.run()
     assert at.radio(key="dict_part").value == "browse" and any("Lesson 8" in i.value for i in at.info)
+
+
+def test_the_lesson_starts_by_training_when_no_dictionary_exists():
+    at = open_page("dictionary", timeout=300)
+    at.query_params["preset"] = "dictionaries"
+    at.run()
+    no_exception(at)
+    assert at.radio(key="dict_part").value == "train"
+    assert any("Lesson 8" in i.value and "First train a dictionary" in i.value for i in at.info)

@@ -108,9 +108,9 @@ def test_quadrant_pool_sums_each_quadrant_split_as_matlab_rounds():
     f = torch.arange(27 * 27, dtype=torch.float32).view(1, 27, 27, 1)
     q = quadrant_pool(f)
     assert q.shape == (1, 4)
-    assert q[0].tolist() == pytest.approx([f[0, :14, :14].sum(), f[0, :14, 14:].sum(), f[0, 14:, :14].sum(),
-                                           f[0, 14:, 14:].sum()])
-    assert q.sum() == pytest.approx(f.sum())
+    quadrants = [f[0, :14, :14], f[0, :14, 14:], f[0, 14:, :14], f[0, 14:, 14:]]
+    assert q[0].tolist() == pytest.approx([x.sum().item() for x in quadrants])
+    assert q.sum().item() == pytest.approx(f.sum().item())
 
 
 def test_kmeans_features_tell_stripe_directions_apart():
