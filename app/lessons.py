@@ -88,12 +88,13 @@ LESSONS = [
     dict(
         key="shortcuts",
         title="7. Shortcuts",
-        goal="Find out which of two equally good clues a model learns, and why.",
+        goal="Find out which of two clues a model learns when the easier one to read is right less often.",
         text="When a second feature predicts the label as well as the real one, which does a model learn? "
         "Measure its bias against the best possible classifier, in a latent lab and in pictures.",
-        look_for="Bias growing as the shortcut gets easier to read, and with depth, while a linear model "
-        "stays near zero.",
-        question="If both clues predict the label equally well, is using the easier one a mistake?",
+        look_for="A linear model's bias near zero and the MLPs' above it once there is a hidden layer (about "
+        "0.03 against 0.08-0.11 at this setting, trained to convergence); more layers add little. Mind the error "
+        "bars: three seeds are few.",
+        question="Why would a network rely on a feature that is right less often than another?",
         page="app/pages/probe.py",
         query={"preset": "shortcuts"},
     ),
