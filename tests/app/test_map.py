@@ -153,3 +153,15 @@ def test_bad_path_is_one_line(tmp_path):
     button(at, "Draw the map").click().run()
     no_exception(at)
     assert errors(at) and all("\n" not in e for e in errors(at))
+
+
+def test_the_selection_gallery_is_sampled_across_the_selection():
+    """Issue 14 item 18: 60 of a class-sorted selection came from its first indices, all one class."""
+    from app.map.gallery import GALLERY_MAX, sample_across
+
+    chosen = list(range(1000, 3000))  # say, classes of 200 consecutive indices each
+    shown = sample_across(chosen)
+    assert len(shown) == GALLERY_MAX and shown == sorted(set(shown)) and set(shown) <= set(chosen)
+    assert len({i // 200 for i in shown}) >= 8  # nearly every class of the selection, not one
+    assert sample_across(chosen) == shown  # the same picture on every rerun
+    assert sample_across([5, 3, 9]) == [3, 5, 9]
