@@ -46,8 +46,13 @@ def setup(device_name: str = "auto") -> Dist:
     return Dist(rank, local, world)
 
 
-def teardown() -> None:
+def teardown(finished: bool = False) -> None:
+    """Leave the process group. After a run every rank finished, meet first: a rank that destroys the group
+    while another still has gloo work in flight can abort in C++ ("terminate called without an active
+    exception", seen once in CI). After an error, leave at once: the other ranks may never arrive."""
     if dist.is_initialized():
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
 
 

@@ -304,7 +304,7 @@ def train(cfg: TrainConfig, run_dir=None, resume: bool = False, queue=None, max_
         trainer.stop_requested = True
 
     old_handlers = {s: signal.signal(s, request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
-    writer = trainer.writer
+    writer, finished = trainer.writer, False
     try:
         if queue is not None:
             # Runs launched side by side share the cores: more threads than cores makes every one of them
@@ -317,7 +317,9 @@ def train(cfg: TrainConfig, run_dir=None, resume: bool = False, queue=None, max_
                     writer.status("stopped", "stopped while queued")
                     return {"state": "stopped", "step": 0}
                 time.sleep(1.0)
-        return trainer.run(resume)
+        result = trainer.run(resume)
+        finished = True
+        return result
     except Diverged as e:
         writer.status("diverged", str(e), step=trainer.step)
         raise
@@ -330,4 +332,4 @@ def train(cfg: TrainConfig, run_dir=None, resume: bool = False, queue=None, max_
         for s, h in old_handlers.items():
             signal.signal(s, h)
         torch.set_default_dtype(torch.float32)
-        distributed.teardown()
+        distributed.teardown(finished)

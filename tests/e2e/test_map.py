@@ -173,3 +173,24 @@ def test_lesson_five_opens_the_map_of_its_preset(page, server):
     title = page.evaluate(f"() => document.querySelector('{PLOT}')._fullLayout.title.text")
     assert "UMAP of digits-lesson · step 2" in title, title  # plotly's title may come wrapped in <b>
     assert "digits" in page.get_by_text("Mapped").first.inner_text()
+
+
+def test_no_hover_picture_stays_over_the_gallery_after_a_rerun(page, server, run):
+    """Issue 14 item 18: a hover, then a click whose rerun draws the neighbours below the chart, then the
+    pointer over the gallery: the floating picture must be gone."""
+    draw_pca_map(page, server, 120)
+    point = page.evaluate(FIRST_POINT, 0)
+    page.mouse.move(5, 5)
+    page.mouse.move(point["x"], point["y"])
+    visible = "() => document.getElementById('ssl-lab-hover-thumb')?.style.display === 'block'"
+    page.wait_for_function(visible, timeout=60_000)
+    page.mouse.click(point["x"], point["y"])
+    page.get_by_text("and its nearest neighbours").first.wait_for(timeout=60_000)
+    wait_idle(page, 60_000)
+    wait_images(page, 11)
+    gallery = page.locator('[data-testid="stMain"] img').last  # the last neighbour
+    gallery.scroll_into_view_if_needed()
+    box = gallery.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_function(f"() => !({visible})()", timeout=10_000)
+    assert_no_exception(page)
