@@ -186,3 +186,17 @@ def test_a_collapse_run_is_drawn_beside_its_guarded_twin_from_zero(tmp_path):
                 if "std" in json.loads(c.proto.spec)["layout"]["title"]["text"].lower())
     assert [t["name"] for t in spec["data"]] == ["lazy", "guarded (guarded)"]
     assert spec["layout"]["yaxis"]["rangemode"] == "tozero"
+
+
+def test_a_diverged_run_offers_a_restart_with_a_tenth_of_the_learning_rate(tmp_path):
+    """Issue 14 item 4: say what is true of a diverged run, and offer what helps."""
+    root = tmp_path / "runs"
+    d = fake_run(root, "bad", state="diverged",
+                 message="training diverged at step 2 (loss = nan); no checkpoint was saved before it: start again "
+                         "with a lower learning rate")
+    (d / "config.json").write_text(json.dumps({"method": "simclr", "data": "shapes", "steps": 20, "lr": 0.01}))
+    at = open_page("train")
+    at.selectbox(key="run").set_value("bad").run()
+    no_exception(at)
+    assert "no checkpoint was saved" in errors(at)[0]
+    assert any(b.label == "Start again with learning rate 0.001" for b in at.button)
