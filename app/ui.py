@@ -32,10 +32,16 @@ def attempt(fn, *args, **kwargs):
     return None
 
 
-def coming(title: str, what: str) -> None:
-    """Placeholder for pages whose issues come later; the navigation already points at them."""
-    st.title(title)
-    st.info(f"Coming: {what}")
+def rerun_when_ended(key: str, active: bool) -> None:
+    """Inside a live fragment: when the run it watches has just ended, rerun the whole page once.
+
+    The fragment's timer was set by the last full run; without this it keeps ticking after the run ends,
+    the buttons outside it stay as they were, and a tick that lands during the next full run can draw the
+    fragment over whatever that run put in its place."""
+    if st.session_state.get(key) and not active:
+        st.session_state[key] = False
+        st.rerun()
+    st.session_state[key] = active
 
 
 def duration(seconds) -> str:

@@ -7,7 +7,7 @@ import streamlit as st
 
 from app import charts, state
 from app.pickers import checkpoint_picker
-from app.ui import user_errors
+from app.ui import rerun_when_ended, user_errors
 from ssl_core import runs
 from ssl_core.sae.model import VARIANTS
 from ssl_core.train.config import TrainConfig
@@ -84,6 +84,7 @@ def watch(run_dir) -> None:
                     charts.add_reference(fig, metrics, "pca_explained_variance", "PCA, same active dimensions")
                 st.plotly_chart(fig, key=f"dict_curve_{key}")
                 st.caption(note)
+        rerun_when_ended("dict_live_active", status.get("state") in runs.ACTIVE)
     live()
     status = runs.read_status(run_dir)
     c1, c2 = st.columns(2)

@@ -7,7 +7,7 @@ import streamlit as st
 
 from app import charts, state
 from app.config_form import config_form
-from app.ui import attempt, duration, user_errors
+from app.ui import attempt, duration, rerun_when_ended, user_errors
 from ssl_core import runs
 from ssl_core.methods import METHODS
 from ssl_core.train.config import TrainConfig
@@ -129,10 +129,7 @@ def live():
         st.caption("Entropy of the teacher's output distribution: near 0 every image gets one prototype (collapse to "
                    "a point), near log K the output is uniform (the other collapse); centring and sharpening hold it "
                    "between.")
-    if st.session_state.get("live_was_active") and status.get("state") not in runs.ACTIVE:
-        st.session_state["live_was_active"] = False
-        st.rerun()  # the run ended: redraw the whole page once, without the timer
-    st.session_state["live_was_active"] = status.get("state") in runs.ACTIVE
+    rerun_when_ended("train_live_active", status.get("state") in runs.ACTIVE)
 
 
 live()

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import assert_no_exception, open_page, shot, wait_idle
 
@@ -44,6 +45,8 @@ def test_train_a_small_sae_open_a_feature_and_click_a_patch(page, server, source
     wait_idle(page)
     page.get_by_role("button", name="Start").click()
     page.get_by_text("· finished").wait_for(timeout=240_000)
+    # The run's end redraws the whole page once: Stop turns off, and the live timer with it.
+    expect(page.get_by_role("button", name="Stop")).to_be_disabled(timeout=30_000)
     wait_idle(page)
     assert_no_exception(page)
     shot(page, "dictionary-trained")
