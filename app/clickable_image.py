@@ -12,7 +12,9 @@ import base64
 import io
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
+from PIL import Image
 
 
 def _clicks_key(name: str) -> str:
@@ -42,9 +44,6 @@ def clickable_image(name: str, picture: np.ndarray, frame, positive_key: str, wi
     """Show `picture` (H, W, 3) uint8, the size of the original image that `frame` maps; a click on a
     patch appends its centre to `clicks(name)` (negative when st.session_state[positive_key] is False or
     "negative")."""
-    import plotly.graph_objects as go
-    from PIL import Image
-
     h, w = picture.shape[:2]
     rows, cols = frame.content_grid
     centres = [frame.patch_centre(r, c) for r in range(rows) for c in range(cols)]

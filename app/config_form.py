@@ -10,6 +10,9 @@ import types
 
 import streamlit as st
 
+from ssl_core.methods import METHODS, method_params
+from ssl_core.train.config import field_docs
+
 CHOICES = {
     "schedule": ["cosine", "infinite", "constant"],
     "dtype": ["auto", "bf16", "fp32"],
@@ -81,9 +84,6 @@ def config_form(config, key: str):
     `config` is the preset's TrainConfig; `key` scopes the widgets so a new preset resets them.
     Returns a new TrainConfig.
     """
-    from ssl_core.methods import METHODS, method_params
-    from ssl_core.train.config import field_docs
-
     docs = field_docs(METHODS[config.method].kind if config.method in METHODS else None)
     values = budget_widget(config, key)
     fields = [f for f in dataclasses.fields(config)

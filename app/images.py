@@ -1,9 +1,12 @@
 """Turning tensors into pictures: un-normalising views, colouring masks, greying hidden patches.
 
-Display only; torch is imported inside the functions so importing this module stays cheap.
+Display only: the pictures come from the engine's tensors.
 """
 
 import numpy as np
+import torch
+
+from ssl_core.data.augment import IMAGENET_MEAN, IMAGENET_STD
 
 # Distinct colours for instance ids 1, 2, ...; id 0 is background and stays uncoloured.
 PALETTE = np.array(
@@ -21,8 +24,6 @@ def to_hwc(images) -> np.ndarray:
 
 def unnormalise(views) -> np.ndarray:
     """Normalised float views (B,3,H,W) -> uint8 (B,H,W,3) for display."""
-    from ssl_core.data.augment import IMAGENET_MEAN, IMAGENET_STD
-
     x = views.detach().float().cpu()
     mean = _as_tensor(IMAGENET_MEAN, x)
     std = _as_tensor(IMAGENET_STD, x)
@@ -31,8 +32,6 @@ def unnormalise(views) -> np.ndarray:
 
 
 def _as_tensor(v, like):
-    import torch
-
     return torch.as_tensor(v, dtype=like.dtype).reshape(1, 3, 1, 1)
 
 

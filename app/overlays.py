@@ -4,16 +4,17 @@ Display only (numpy and PIL); the numbers come from ssl_core.
 """
 
 import io
+import zipfile
 
 import numpy as np
+from PIL import Image, ImageDraw
+from plotly.colors import get_colorscale, sample_colorscale
 
 COLORMAPS = ("Viridis", "Inferno", "Jet", "RdBu_r", "Greys")
 
 
 def _lut(name: str) -> np.ndarray:
     """A (256, 3) uint8 lookup table from one of plotly's colour scales."""
-    from plotly.colors import get_colorscale, sample_colorscale
-
     rgb = sample_colorscale(get_colorscale(name), list(np.linspace(0, 1, 256)), colortype="tuple")
     return (np.array(rgb) * 255).round().clip(0, 255).astype(np.uint8)  # tuples come in 0..1
 
@@ -62,8 +63,6 @@ def overlay(image: np.ndarray, score: np.ndarray | None, mask: np.ndarray | None
 
 
 def mark_clicks(image: np.ndarray, clicks) -> np.ndarray:
-    from PIL import Image, ImageDraw
-
     if not clicks:
         return image
     img = Image.fromarray(image)
@@ -92,8 +91,6 @@ def mask_picture(mask: np.ndarray) -> np.ndarray:
 def mask_png(mask: np.ndarray, size: tuple[int, int] | None = None) -> bytes:
     """A boolean mask as a PNG (255 = object), resized (nearest) to `size` = (width, height) if given:
     the image's own size when the page worked on a downscaled copy."""
-    from PIL import Image
-
     img = Image.fromarray((np.asarray(mask, bool) * 255).astype(np.uint8), "L")
     if size is not None and img.size != tuple(size):
         img = img.resize(tuple(size), Image.NEAREST)
@@ -104,8 +101,6 @@ def mask_png(mask: np.ndarray, size: tuple[int, int] | None = None) -> bytes:
 
 def masks_zip(items) -> bytes:
     """A zip of mask PNGs from [(file name, mask, (width, height))], each at its own size."""
-    import zipfile
-
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         for name, mask, size in items:
@@ -130,8 +125,6 @@ def upsample_grid(grid: np.ndarray, height: int, width: int) -> np.ndarray:
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:
-    from PIL import Image
-
     buf = io.BytesIO()
     Image.fromarray(np.asarray(pixels)).save(buf, format="PNG")
     return buf.getvalue()
@@ -145,8 +138,6 @@ def npy_bytes(values: np.ndarray) -> bytes:
 
 def colour_bar(cmap: str, lo: float, hi: float, width: int = 240, height: int = 14) -> np.ndarray:
     """A horizontal colour scale from lo (left) to hi (right), with its two ends written under it."""
-    from PIL import Image, ImageDraw
-
     bar = colorize(np.tile(np.linspace(lo, hi, width, dtype=np.float32), (height, 1)), cmap, lo, hi)
     img = Image.new("RGB", (width, height + 14), (255, 255, 255))
     img.paste(Image.fromarray(bar), (0, 0))

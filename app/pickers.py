@@ -1,8 +1,9 @@
-"""Widgets that choose things every analysis page needs: a checkpoint (Map, Probe, Dictionary)."""
+"""Widgets that choose things the analysis pages need: a checkpoint (Map, Probe, Dictionary), a dictionary."""
 
 import streamlit as st
 
 from app import models, state
+from app.dictionary import compute as dictionaries
 from app.ui import attempt
 
 
@@ -31,3 +32,13 @@ def checkpoint_picker(slot: str, container=st, label: str = "Model", second: boo
     text = container.text_input("Checkpoint path", key=f"{slot}_path", placeholder="/path/to/model.safetensors")
     container.caption("An SSL Lab `.safetensors` file, or a DINO / timm ViT file, in a folder this server shares.")
     return attempt(state.allowed, text) if text.strip() else None
+
+
+def dictionary_picker(key: str) -> tuple[str, str] | None:
+    """A selectbox of every trained and shipped dictionary: (its name, its path), or None when there is none."""
+    found = dictionaries.dictionaries()
+    if not found:
+        st.info("No dictionary yet: train one (Train).")
+        return None
+    name = st.selectbox("Dictionary", list(found), key=key)
+    return name, str(found[name])

@@ -5,6 +5,8 @@ from contextlib import contextmanager
 
 import streamlit as st
 
+from ssl_core.errors import UserError
+
 
 @contextmanager
 def user_errors():
@@ -13,8 +15,6 @@ def user_errors():
 
     Usage: `with user_errors(): ...`. Code after the failing call inside the block is skipped.
     """
-    from ssl_core.errors import UserError
-
     try:
         yield
     except UserError as e:

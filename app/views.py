@@ -6,7 +6,11 @@ turns the tensors into pictures.
 
 import dataclasses
 
+import torch
+
 from app import images
+from ssl_core.data import augment, block_patch_mask, random_patch_mask
+from ssl_core.models import default_patch
 
 COLOUR = ("brightness", "contrast", "saturation", "hue")
 
@@ -25,10 +29,6 @@ def with_strength(cfg, strength: float, min_crop: float | None = None):
 
 def draw_views(image, configs: dict, n_local: int, seed: int) -> dict:
     """{view name: list of uint8 (s, s, 3) pictures}; local views come n_local at a time."""
-    import torch
-
-    from ssl_core.data import augment
-
     g = torch.Generator().manual_seed(seed)
     out = {}
     for name, cfg in configs.items():
@@ -43,11 +43,6 @@ def patch_mask(kind: str, size: int, ratio: float, seed: int):
 
     The patch size is the one the default ViT uses at this resolution.
     """
-    import torch
-
-    from ssl_core.data import block_patch_mask, random_patch_mask
-    from ssl_core.models import default_patch
-
     patch = default_patch(size)
 
     g = torch.Generator().manual_seed(seed)

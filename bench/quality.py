@@ -6,6 +6,7 @@ features of Coates, Lee and Ng (2011), scored by the same kNN rule: the bar lear
     python bench/quality.py                          # 10 minutes per method, the shipped presets
     python bench/quality.py --minutes 2 --methods simclr --backbone resnet18
     python bench/quality.py --methods                # the k-means baseline alone
+    python bench/quality.py --methods --presets ten-minutes --kmeans 0   # the ten-minute preset as it ships
 
 Everything runs through the real CLI in subprocesses, exactly as a user would run it; the commands are
 printed so each figure can be reproduced.
@@ -13,17 +14,18 @@ printed so each figure can be reproduced.
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import ROOT, cli
+
 sys.path.insert(0, str(ROOT))  # run as `python bench/...`
 
 from ssl_core.data import load_data
 from ssl_core.eval import knn_accuracy
 from ssl_core.eval.baselines import fit_kmeans_dictionary, kmeans_features
+from ssl_core.train.presets import PRESETS
 
 CIFAR = ROOT.parent / "shared" / "data" / "cifar10"
 
@@ -33,14 +35,6 @@ SETTINGS = {
     "dino": ["--batch-size", "128", "--lr", "1e-3", "--set", "warmup=0.02", "--set", "out_dim=2048",
              "--set", "n_local=4", "--set", "momentum=0.99"],
 }
-
-
-def run(cmd: list[str]) -> dict:
-    print("$", " ".join(cmd), flush=True)
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-    if proc.returncode:
-        sys.exit(f"failed: {proc.stderr.strip()[-500:]}")
-    return json.loads(proc.stdout)
 
 
 def kmeans_baseline(k: int) -> tuple[dict, float]:
@@ -60,38 +54,39 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=10)
     p.add_argument("--methods", nargs="*", default=["simclr", "dino"])
+    p.add_argument("--presets", nargs="*", default=[], help="presets to train as they are (their own minutes)")
     p.add_argument("--kmeans", type=int, default=1600, help="centroids of the k-means baseline (0: skip it)")
     p.add_argument("--backbone", default="vit")
     p.add_argument("--out", default=str(ROOT / "bench" / "out"))
     args = p.parse_args()
     if not CIFAR.is_dir():
         sys.exit(f"CIFAR-10 not found at {CIFAR}: this benchmark needs ../shared/data/cifar10")
-    py = [sys.executable, "-m", "ssl_core"]
     rows = []
-    for method in args.methods:
-        run_dir = Path(args.out) / f"quality-{method}-{args.backbone}-{int(time.time())}"
-        train = run(py + ["train", "--method", method, "--data", str(CIFAR), "--out", str(run_dir),
-                          "--backbone", args.backbone, "--minutes", str(args.minutes), "--set", "eval_every=0",
-                          "--set", "ckpt_every=100000", "--json", *SETTINGS.get(method, [])])
+    recipes = [(m, args.backbone, args.minutes, ["--method", m, "--backbone", args.backbone, "--minutes",
+                                                 str(args.minutes), *SETTINGS.get(m, [])]) for m in args.methods]
+    recipes += [(f"preset {p}", PRESETS[p]["config"].backbone, PRESETS[p]["config"].minutes, ["--preset", p])
+                for p in args.presets]
+    for name, backbone, minutes, recipe in recipes:
+        run_dir = Path(args.out) / f"quality-{name.replace(' ', '-')}-{int(time.time())}"
+        train = cli(["train", *recipe, "--data", CIFAR, "--out", run_dir, "--set", "eval_every=0", "--set",
+                     "ckpt_every=100000"])
         metrics = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
         speed = [m["images_per_s"] for m in metrics if "images_per_s" in m][1:]
-        ev = run(py + ["eval", "knn", "--checkpoint", train["checkpoint"], "--data", str(CIFAR),
-                       "--limit", "10000", "--json"])
-        rows.append((method, train["step"], sum(speed) / max(1, len(speed)), ev))
+        ev = cli(["eval", "knn", "--checkpoint", train["checkpoint"], "--data", CIFAR, "--limit", "10000"])
+        rows.append((name, backbone, minutes, train["step"], sum(speed) / max(1, len(speed)), ev))
     if args.kmeans:
         km, seconds = kmeans_baseline(args.kmeans)
         print(f"\nk-means baseline (Coates et al. 2011, {args.kmeans} centroids, triangle, quadrant pooling): "
               f"kNN k=200 {km['k200']:.3f}, k=20 {km['k20']:.3f} ({seconds:.0f} s without training)")
     if not rows:
         return
-    print(f"\nCIFAR-10, {args.minutes:g} min of training per method on this machine, backbone {args.backbone}; "
-          f"kNN top-1 (k=200, T=0.1), bank {rows[0][3]['n_train']}, test {rows[0][3]['n_test']}")
-    print("| method | steps | images/s | kNN k=200 | k=20 | raw pixels | random init |")
-    print("|---|---|---|---|---|---|---|")
-    for method, steps, speed, ev in rows:
-        print(f"| {method} | {steps} | {speed:.0f} | {ev['model']['k200']:.3f} | {ev['model']['k20']:.3f} | "
-              f"{ev['pixels']['k200']:.3f} | {ev['random_init']['k200']:.3f} |")
-
+    print(f"\nCIFAR-10 on this machine; kNN top-1 (k=200, T=0.1), bank {rows[0][5]['n_train']}, "
+          f"test {rows[0][5]['n_test']}")
+    print("| recipe | backbone | minutes | steps | images/s | kNN k=200 | k=20 | raw pixels | random init |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, backbone, minutes, steps, speed, ev in rows:
+        print(f"| {name} | {backbone} | {minutes:g} | {steps} | {speed:.0f} | {ev['model']['k200']:.3f} | "
+              f"{ev['model']['k20']:.3f} | {ev['pixels']['k200']:.3f} | {ev['random_init']['k200']:.3f} |")
 
 if __name__ == "__main__":
     main()

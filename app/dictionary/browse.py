@@ -15,6 +15,7 @@ from app import images as pictures
 from app import models, overlays
 from app.charts import readable
 from app.dictionary import compute
+from app.pickers import dictionary_picker
 from app.ui import user_errors
 from ssl_core.analysis import similarity as sim
 from ssl_core.sae.browse import steer
@@ -124,12 +125,10 @@ def fitted_probe(d, name: str):
 
 def show() -> None:
     st.subheader("Browse a dictionary")
-    found = compute.dictionaries()
-    if not found:
-        st.info("No dictionary yet: train one above (Train).")
+    picked = dictionary_picker("dict_pick")
+    if not picked:
         return
-    name = st.selectbox("Dictionary", list(found), key="dict_pick")
-    path = str(found[name])
+    name, path = picked
     with user_errors():
         sae, meta, d, images = compute.opened(path, models.stamp(path))
         tracks = compute.tracks(path, models.stamp(path))

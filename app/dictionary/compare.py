@@ -5,6 +5,7 @@ import streamlit as st
 
 from app import models
 from app.dictionary import compute
+from app.pickers import dictionary_picker
 from app.ui import user_errors
 
 
@@ -14,12 +15,10 @@ def show() -> None:
                "the images with that value; a feature vector is approximated by the overall mean plus one vector per "
                "factor. It is what an SAE could find if its latents were exactly the factors: the yardstick "
                "(Makelov, Lange, Nanda, Towards Principled Evaluations of Sparse Autoencoders, 2024).")
-    found = compute.dictionaries()
-    if not found:
-        st.info("No dictionary yet: train one (Train).")
+    picked = dictionary_picker("cmp_pick")
+    if not picked:
         return
-    name = st.selectbox("Dictionary", list(found), key="cmp_pick")
-    path = str(found[name])
+    path = picked[1]
     if not st.button("Compare", type="primary", icon=":material/balance:", key="cmp_run"):
         st.caption("Patch tokens are compared where they lie on the main object (its mask), with that image's factors.")
         if st.session_state.get("cmp_done") != path:

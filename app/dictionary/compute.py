@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import models, state
+from app import state
 from ssl_core import runs
 from ssl_core.data import load_data
 from ssl_core.features import dataset_features
@@ -17,15 +17,19 @@ from ssl_core.sae.dictionaries import factor_report
 from ssl_core.sae.files import load_sae
 
 LIMIT = 2000  # images the browser reads at most
+SHIPPED = Path("assets/dictionaries")  # relative to the repository root, where `streamlit run` starts
+
+
+def shipped() -> dict[str, Path]:
+    """{name: SAE file} for the dictionaries shipped with SSL Lab."""
+    return {f"shipped: {p.stem}": p for p in sorted(SHIPPED.glob("*.safetensors"))}
 
 
 def dictionaries() -> dict[str, Path]:
-    """{name: SAE file} for every SAE run's newest checkpoint and the SAEs shipped with SSL Lab."""
+    """{name: SAE file} for every SAE run's newest checkpoint, then the dictionaries shipped with SSL Lab."""
     root = state.runs_root()
     found = {r.name: runs.latest_checkpoint(r.path) for r in (runs.list_runs(root, kind="sae") if root.exists() else [])}
-    found.update({f"shipped: {p.stem}": p for p in sorted(models.SHIPPED.glob("*.safetensors"))
-                  if models.describe(p).get("kind") == "sae"})
-    return {k: v for k, v in found.items() if v}
+    return {**{k: v for k, v in found.items() if v}, **shipped()}
 
 
 def source(meta: dict) -> dict:

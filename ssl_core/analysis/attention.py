@@ -60,6 +60,19 @@ def mass_threshold(attn, mass: float = DINO_MASS) -> np.ndarray:
     return keep.reshape(shape).numpy()
 
 
+def mass_inside(attn, inside, mass: float = DINO_MASS) -> float:
+    """How much of a map's kept attention falls on the object, averaged over maps (heads, images).
+
+    attn (..., rows, cols) attention from CLS; inside (..., rows, cols) or (rows, cols) the fraction of each
+    patch the object covers. Per map: keep DINO's smallest set holding `mass` of the attention
+    (`mass_threshold`), then sum(kept a * inside) / sum(kept a). A network that attends uniformly scores the
+    object's share of the image; one that attends to the object scores near 1."""
+    a = np.asarray(attn, dtype=np.float32)
+    kept = a * mass_threshold(a, mass)
+    share = (kept * np.broadcast_to(np.asarray(inside, np.float32), a.shape)).sum((-2, -1))
+    return float((share / np.maximum(kept.sum((-2, -1)), 1e-12)).mean())
+
+
 def rollout(attentions, discard_prefix: int = 1, head_fusion: str = "mean") -> torch.Tensor:
     """Attention rollout from a list of per-layer attentions (B, heads, T, T) -> (B, T, T).
 

@@ -11,6 +11,8 @@ import io
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from PIL import Image
 
 
 def to_hwc(image) -> np.ndarray:
@@ -21,8 +23,6 @@ def to_hwc(image) -> np.ndarray:
 
 def thumbnail_png(image, size: int = 32) -> bytes:
     """PNG bytes of one uint8 (3, H, W) image resized so its longer side is `size` px."""
-    from PIL import Image
-
     pic = Image.fromarray(to_hwc(image))
     scale = size / max(pic.size)
     if scale != 1:
@@ -42,9 +42,6 @@ def contact_sheet(images, start: int, count: int = 100, size: int = 64, cols: in
                   quality: int = 85) -> bytes:
     """JPEG bytes of images[start:start+count] (uint8 (N, 3, H, W)) as a grid, `cols` wide, each cell
     size x size px, row-major: image start + k sits at column k % cols, row k // cols."""
-    import torch.nn.functional as F
-    from PIL import Image
-
     block = torch.as_tensor(images[start:start + count])
     if block.ndim != 4 or block.shape[1] != 3 or not len(block):
         raise ValueError(f"contact_sheet needs uint8 (N, 3, H, W) images from index {start}, got {tuple(block.shape)}")

@@ -24,6 +24,19 @@ def test_mass_threshold_keeps_the_smallest_set_holding_the_mass():
         att.mass_threshold(a, 0)
 
 
+def test_mass_inside_is_the_kept_attention_on_the_object():
+    a = np.array([[0.5, 0.2], [0.2, 0.1]])  # 0.6 of the mass: 0.5 and one 0.2
+    assert att.mass_inside(a, np.array([[1.0, 1.0], [1.0, 0.0]])) == pytest.approx(1.0)
+    assert att.mass_inside(a, np.array([[0.0, 0.0], [0.0, 1.0]])) == 0.0  # the object holds only dropped attention
+    assert att.mass_inside(a, np.array([[1.0, 0.0], [0.0, 0.0]])) == pytest.approx(0.5 / 0.7)
+    uniform = np.full((2, 4, 4), 1 / 16)
+    half = np.zeros((4, 4))
+    half[:, :2] = 1
+    assert att.mass_inside(uniform, half, mass=1.0) == pytest.approx(0.5)  # uniform attention: the object's area
+    heads = np.stack([a, np.array([[0.0, 0.0], [0.0, 1.0]])])
+    assert att.mass_inside(heads, np.array([[1.0, 1.0], [1.0, 0.0]])) == pytest.approx(0.5)  # the mean over maps
+
+
 def test_rollout_hand_case():
     # one layer, one head, 2 tokens: CLS attends only to the patch
     a = torch.tensor([[[[0.0, 1.0], [0.0, 1.0]]]])

@@ -65,20 +65,28 @@ def test_browse_opens_a_card_a_patch_and_steering(tmp_path, sae_file):
                                                            "Metrics (JSON)"}
 
 
-def test_compare_part_and_lesson_link(tmp_path, sae_file):
+def test_compare_part_against_the_supervised_dictionaries(tmp_path, sae_file):
     as_run(tmp_path, sae_file)
     at = open_page("dictionary", timeout=300)
     at.radio(key="dict_part").set_value("compare").run()
     button(at, "Compare").click().run()
     no_exception(at)
     assert [m.label for m in at.metric][:2] == ["Approximation: supervised dictionary", "Approximation: SAE"]
-    at = open_page("dictionary", timeout=300)
+
+
+def test_the_lesson_opens_the_shipped_dictionary_of_the_shipped_model():
+    at = open_page("dictionary", timeout=600)
     at.query_params["preset"] = "dictionaries"
     at.run()
-    assert at.radio(key="dict_part").value == "browse" and any("Lesson 8" in i.value for i in at.info)
+    no_exception(at)
+    assert at.radio(key="dict_part").value == "browse" and at.selectbox(key="dict_pick").value.startswith("shipped: ")
+    assert any("Lesson 8" in i.value and "First train" not in i.value for i in at.info)
+    assert "Firing density" in [m.label for m in at.metric]
+    assert any("default.safetensors" in c.value for c in at.caption)  # it names the shipped model as its source
 
 
-def test_the_lesson_starts_by_training_when_no_dictionary_exists():
+def test_the_lesson_starts_by_training_when_no_dictionary_exists(tmp_path, monkeypatch):
+    monkeypatch.setattr("app.dictionary.compute.SHIPPED", tmp_path)
     at = open_page("dictionary", timeout=300)
     at.query_params["preset"] = "dictionaries"
     at.run()

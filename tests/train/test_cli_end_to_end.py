@@ -6,8 +6,10 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 from safetensors.torch import load_file
 
 from ssl_core.features import load_features
@@ -66,6 +68,21 @@ def test_train_resume_eval_features(tmp_path):
     assert out["images"] == 20 and out["dtype"] == "fp32"
     f = load_features(feats)
     assert f["cls"].shape == (20, 32) and f["patch"].shape == (20, 4, 4, 32) and len(f.names) == 20
+
+
+def test_the_ten_minute_preset_trains_a_convnet_on_any_image_folder(tmp_path):
+    for cls in ("cats", "dogs"):
+        (tmp_path / "photos" / cls).mkdir(parents=True)
+        for i in range(12):
+            Image.fromarray(np.random.default_rng(i).integers(0, 255, (40, 48, 3), np.uint8)).save(
+                tmp_path / "photos" / cls / f"{i}.png")
+    out = cli("train", "--preset", "ten-minutes", "--data", tmp_path / "photos", "--out", tmp_path / "run",
+              "--steps", 2, "--batch-size", 8, "--set", "eval_every=0", "--json")
+    result = json.loads(out.stdout)
+    assert result["state"] == "finished" and result["step"] == 2
+    meta = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert meta["backbone"] == "cnn" and meta["method"] == "simclr" and meta["data"] == str(tmp_path / "photos")
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["preset"] == "ten-minutes"
 
 
 def test_resume_is_exact(tmp_path):

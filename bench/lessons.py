@@ -1,0 +1,113 @@
+"""Does every lesson preset show its phenomenon within its own minutes? Each preset trains through the real
+CLI, exactly as a class would start it, then gets the figure its lesson is about, beside its baseline:
+
+- lessons about features: kNN top-1 (k=200) on the preset's data against the better of raw pixels and
+  the random-init network (target: at least 0.10 above);
+- collapse lessons: embedding std and effective rank at the end against the guarded twin, trained the
+  same minutes (target: one of them at least 5x lower);
+- the attention lesson: the share of the last block's kept attention (DINO's 60% mass) that lies on the
+  objects' masks, over the test scenes, beside the random-init network of the same shape.
+
+    python bench/lessons.py                          # every lesson preset (about 35 minutes on 2 cores)
+    python bench/lessons.py --presets dino-collapse  # one, with its twin
+
+Prints a table; the commands are printed so each figure can be reproduced.
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from common import ROOT, cli
+
+sys.path.insert(0, str(ROOT))  # run as `python bench/...`
+
+from ssl_core.analysis.attention import cls_attention, mass_inside  # noqa: E402
+from ssl_core.data import load_data  # noqa: E402
+from ssl_core.data.augment import normalize  # noqa: E402
+from ssl_core.models import random_init  # noqa: E402
+from ssl_core.models.checkpoint import load_model  # noqa: E402
+from ssl_core.train.presets import PRESETS  # noqa: E402
+
+ATTENTION = {"dino-shapes"}  # the lesson about emerging attention
+KNN_MARGIN, COLLAPSE_FACTOR = 0.10, 5.0
+
+
+def train(preset: str, out: Path) -> tuple[dict, list[dict]]:
+    result = cli(["train", "--preset", preset, "--out", out / preset])
+    return result, [json.loads(x) for x in (out / preset / "metrics.jsonl").read_text().splitlines()]
+
+
+def last(metrics: list[dict], key: str) -> float:
+    return next(m[key] for m in reversed(metrics) if key in m)
+
+
+def attention_on_objects(model, meta: dict, data: str, n: int = 256) -> float:
+    """`mass_inside` of the last block's heads over the first n test scenes, objects = every instance mask."""
+    images = load_data(data, "test", model.img_size, n)
+    norm = meta["normalization"]
+    x = normalize(images.images, norm["mean"], norm["std"])
+    attn = cls_attention(model, x)  # (n, heads, rows, cols)
+    inside = F.adaptive_avg_pool2d((images.masks > 0).float()[:, None], attn.shape[-2:])  # (n, 1, rows, cols)
+    return mass_inside(attn.numpy(), inside.numpy())
+
+
+def feature_row(name: str, result: dict, cfg) -> dict:
+    ev = cli(["eval", "knn", "--checkpoint", result["checkpoint"], "--data", cfg.data])
+    model, bar = ev["model"]["k200"], max(ev["pixels"]["k200"], ev["random_init"]["k200"])
+    return dict(figure=f"kNN {model:.3f}", baseline=f"pixels {ev['pixels']['k200']:.3f}, random init "
+                f"{ev['random_init']['k200']:.3f}", target=f"+{KNN_MARGIN:.2f}", met=model - bar >= KNN_MARGIN,
+                by=f"{model - bar:+.3f}")
+
+
+def attention_row(result: dict, cfg) -> dict:
+    model, meta = load_model(result["checkpoint"])
+    with torch.no_grad():
+        ours, rand = (attention_on_objects(m, meta, cfg.data) for m in (model, random_init(meta["arch"])))
+    return dict(figure=f"attention on objects {ours:.3f}", baseline=f"random init {rand:.3f}", target="above random",
+                met=ours > rand, by=f"{ours - rand:+.3f}")
+
+
+def collapse_row(metrics: list[dict], twin: list[dict]) -> dict:
+    std, rank = (last(metrics, k) for k in ("emb_std", "eff_rank"))
+    std_t, rank_t = (last(twin, k) for k in ("emb_std", "eff_rank"))
+    factor = max(std_t / max(std, 1e-12), rank_t / max(rank, 1e-12))
+    return dict(figure=f"std {std:.4f}, rank {rank:.1f}", baseline=f"guarded: std {std_t:.4f}, rank {rank_t:.1f}",
+                target=f"{COLLAPSE_FACTOR:g}x lower", met=factor >= COLLAPSE_FACTOR, by=f"{factor:.1f}x")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    lessons = [n for n, pr in PRESETS.items() if pr["lesson"] and not pr.get("hidden") and "twin" not in pr
+               or "guard" in pr]
+    p.add_argument("--presets", nargs="*", default=lessons, choices=lessons)
+    p.add_argument("--out", default=str(ROOT / "bench" / "out" / f"lessons-{int(time.time())}"))
+    args = p.parse_args()
+    out = Path(args.out)
+    rows = []
+    for name in args.presets:
+        preset = PRESETS[name]
+        t = time.perf_counter()
+        result, metrics = train(name, out)
+        if "guard" in preset:
+            row = collapse_row(metrics, train(preset["twin"], out)[1])
+        elif name in ATTENTION:
+            row = attention_row(result, preset["config"])
+        else:
+            row = feature_row(name, result, preset["config"])
+        rows.append(dict(preset=name, minutes=preset["config"].minutes, steps=result["step"],
+                         seconds=time.perf_counter() - t, **row))
+        print(rows[-1], flush=True)
+    print("\n| preset | minutes | steps | figure | baseline | target | by | met |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['preset']} | {r['minutes']:g} | {r['steps']} | {r['figure']} | {r['baseline']} | {r['target']} | "
+              f"{r['by']} | {'yes' if r['met'] else '**no**'} |")
+
+
+if __name__ == "__main__":
+    main()
