@@ -96,3 +96,25 @@ def collapse(series: dict[str, list[dict]], key: str, title: str):
                       legend=dict(orientation="h", y=-0.4))
     fig.update_yaxes(rangemode="tozero")
     return fig
+
+
+def methods_compared(table: dict):
+    """The equal-budget table (bench/quality.py --lesson): kNN accuracy per method as bars, with the baselines
+    measured by the same rule as lines across them."""
+    import plotly.graph_objects as go
+
+    rows = sorted(table["rows"], key=lambda r: r["knn_k200"])
+    labels = [f"{r['name']} ({r['backbone']})" for r in rows]
+    fig = go.Figure(go.Bar(x=[r["knn_k200"] for r in rows], y=labels, orientation="h", name="after training",
+                           text=[f"{r['knn_k200']:.3f}" for r in rows], textposition="outside",
+                           hovertext=[f"{r['steps']} steps, {r['images_per_s']:.0f} images/s" for r in rows]))
+    baselines = [("raw pixels", rows[0]["pixels_k200"], "dash"), ("random network", rows[0]["random_k200"], "dashdot"),
+                 ("k-means features, no backprop", table.get("kmeans_k200"), "dot")]
+    for name, value, dash in baselines:
+        if value is not None:
+            fig.add_trace(go.Scatter(x=[value, value], y=[labels[0], labels[-1]], mode="lines",
+                                     name=f"{name}: {value:.3f}", line=dict(dash=dash, color="grey")))
+    fig.update_layout(title=dict(text=f"kNN accuracy on CIFAR-10 after {table['budget']}"),
+                      height=140 + 34 * len(rows), margin=dict(l=10, r=10, t=45, b=10), xaxis_title="kNN top-1",
+                      xaxis_range=[0, 1.2 * max(r["knn_k200"] for r in rows)], legend=dict(orientation="h", y=-0.2))
+    return readable(fig)

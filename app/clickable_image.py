@@ -1,20 +1,68 @@
-"""An image you can click patch by patch, with Streamlit's native Plotly selection.
+"""An image you can click patch by patch: a Streamlit v2 component (no iframe) around one <img>.
 
-`st.plotly_chart(on_select=...)` returns no selection for imshow images (Streamlit 1.4x), so the
-picture is a layout image behind one transparent square marker per patch centre; a click selects the
-marker of the patch under the pointer. The click is consumed in the selection callback and the chart
-gets a fresh key, so clicking the same patch twice counts twice. The picture travels as a JPEG data URI:
-every click resends it, and for a 451x300 photo a PNG (plotly's encoding of a PIL image) is 223 KB and 42 ms
-of server time, a JPEG at quality 90 35 KB and 2 ms.
+The pointer's patch is outlined as it moves; a click sends that patch's (row, column) to Python as a
+trigger value, which exists only in the rerun it causes, so clicking the same patch twice counts twice.
+The picture travels as a JPEG data URI (a 451x300 photo: 35 KB and 2 ms of server time at quality 90).
+
+Why not a Plotly chart with one transparent marker per patch, as before: every click re-created the
+chart in each browser (Plotly's newPlot over hundreds of markers) and built and serialised a Plotly
+figure on the server; with a class of twenty on one 2-core server the browsers' share of that work held
+click-to-mask at 4.7 s p50 (bench/results/load.md). An <img> whose source changes costs one JPEG decode.
 """
 
 import base64
 import io
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
+
+_JS = """
+export default function ({ data, parentElement, setTriggerValue }) {
+  let box = parentElement.querySelector(".ssl-click-box");
+  if (!box) {
+    box = document.createElement("div");
+    box.className = "ssl-click-box";
+    Object.assign(box.style, {position: "relative", display: "inline-block", lineHeight: 0, cursor: "crosshair"});
+    const img = document.createElement("img");
+    img.alt = "click a patch";
+    img.draggable = false;
+    Object.assign(img.style, {display: "block", userSelect: "none"});
+    const mark = document.createElement("div");
+    Object.assign(mark.style, {position: "absolute", display: "none", pointerEvents: "none", boxSizing: "border-box",
+      border: "2px solid #fff", outline: "1px solid rgba(0,0,0,.6)"});
+    box.append(img, mark);
+    parentElement.appendChild(box);
+    // The patch under the pointer, on the grid the model sees (the geometry of the latest data).
+    const patchAt = (e) => {
+      const d = box.__ssl, r = img.getBoundingClientRect();
+      const x = (e.clientX - r.left) * d.w / r.width, y = (e.clientY - r.top) * d.h / r.height;
+      if (x < 0 || y < 0 || x >= d.w || y >= d.h) return null;
+      return {row: Math.min(d.rows - 1, Math.floor(y / d.ph)), col: Math.min(d.cols - 1, Math.floor(x / d.pw))};
+    };
+    box.addEventListener("mousemove", (e) => {
+      const p = patchAt(e), d = box.__ssl, r = img.getBoundingClientRect();
+      if (!p) { mark.style.display = "none"; return; }
+      const sx = r.width / d.w, sy = r.height / d.h;
+      Object.assign(mark.style, {display: "block", left: `${p.col * d.pw * sx}px`, top: `${p.row * d.ph * sy}px`,
+        width: `${Math.min(d.pw, d.w - p.col * d.pw) * sx}px`, height: `${Math.min(d.ph, d.h - p.row * d.ph) * sy}px`});
+      box.title = `patch row ${p.row}, column ${p.col}`;
+    });
+    box.addEventListener("mouseleave", () => { mark.style.display = "none"; });
+    box.addEventListener("click", (e) => {
+      const p = patchAt(e);
+      if (p) setTriggerValue("click", p);
+    });
+  }
+  box.__ssl = data;
+  const img = box.querySelector("img");
+  if (img.getAttribute("src") !== data.src) img.src = data.src;
+  img.style.width = `${data.width}px`;
+  Object.assign(img.dataset, {rows: data.rows, cols: data.cols, w: data.w, h: data.h, pw: data.pw, ph: data.ph});
+}
+"""
+
+_component = st.components.v2.component("ssl_lab_clickable_image", js=_JS, isolate_styles=False)
 
 
 def _clicks_key(name: str) -> str:
@@ -22,7 +70,7 @@ def _clicks_key(name: str) -> str:
 
 
 def clicks(name: str) -> list[dict]:
-    """The clicks so far: [{"x", "y", "positive"}] in pixels of the original image."""
+    """The clicks so far: [{"x", "y", "positive"}] in pixels of the original image (each a patch centre)."""
     return st.session_state.setdefault(_clicks_key(name), [])
 
 
@@ -30,41 +78,30 @@ def set_clicks(name: str, value: list[dict]) -> None:
     st.session_state[_clicks_key(name)] = value
 
 
-def _on_select(name: str, chart_key: str, positive_key: str) -> None:
-    event = st.session_state.get(chart_key)
-    points = (event or {}).get("selection", {}).get("points", []) if event else []
-    if points:
-        p = points[-1]
-        positive = st.session_state.get(positive_key, True) not in (False, "negative", "Negative")
-        clicks(name).append({"x": float(p["x"]), "y": float(p["y"]), "positive": positive})
-    st.session_state[f"{name}_round"] = st.session_state.get(f"{name}_round", 0) + 1
+def _on_click(name: str, frame, positive_key: str) -> None:
+    event = st.session_state.get(f"{name}_image") or {}
+    p = event.get("click")
+    if not p:
+        return
+    rows, cols = frame.content_grid
+    row, col = min(max(int(p["row"]), 0), rows - 1), min(max(int(p["col"]), 0), cols - 1)
+    x, y = frame.patch_centre(row, col)
+    positive = st.session_state.get(positive_key, True) not in (False, "negative", "Negative")
+    clicks(name).append({"x": float(x), "y": float(y), "positive": positive})
+
+
+def jpeg_uri(picture: np.ndarray, quality: int = 90) -> str:
+    buf = io.BytesIO()
+    Image.fromarray(picture).save(buf, format="JPEG", quality=quality)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 def clickable_image(name: str, picture: np.ndarray, frame, positive_key: str, width: int = 560) -> None:
-    """Show `picture` (H, W, 3) uint8, the size of the original image that `frame` maps; a click on a
-    patch appends its centre to `clicks(name)` (negative when st.session_state[positive_key] is False or
-    "negative")."""
+    """Show `picture` (H, W, 3) uint8, the size of the original image that `frame` maps, `width` px wide; a
+    click on a patch appends its centre to `clicks(name)` (negative when st.session_state[positive_key] is
+    False or "negative")."""
     h, w = picture.shape[:2]
     rows, cols = frame.content_grid
-    centres = [frame.patch_centre(r, c) for r in range(rows) for c in range(cols)]
-    xs, ys = [c[0] for c in centres], [c[1] for c in centres]
-    height = max(80, round(width * h / w))
-    marker = max(4, width / w * frame.patch * w / frame.rw)  # one patch, in screen pixels
-    fig = go.Figure(go.Scatter(
-        x=xs, y=ys, mode="markers", customdata=[(r, c) for r in range(rows) for c in range(cols)],
-        marker={"size": marker, "symbol": "square", "color": "rgba(0,0,0,0)", "line": {"width": 0}},
-        selected={"marker": {"opacity": 0}}, unselected={"marker": {"opacity": 0}},
-        hovertemplate="patch row %{customdata[0]}, col %{customdata[1]}<extra></extra>", showlegend=False))
-    buf = io.BytesIO()
-    Image.fromarray(picture).save(buf, format="JPEG", quality=90)
-    source = "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
-    fig.add_layout_image(source=source, xref="x", yref="y", x=0, y=0, sizex=w, sizey=h,
-                         sizing="stretch", layer="below")
-    fig.update_xaxes(range=[0, w], visible=False, fixedrange=True)
-    fig.update_yaxes(range=[h, 0], visible=False, fixedrange=True)
-    fig.update_layout(width=width, height=height, margin={"l": 0, "r": 0, "t": 0, "b": 0}, hovermode="closest",
-                      clickmode="event+select", dragmode=False, plot_bgcolor="rgba(0,0,0,0)")
-    round_ = st.session_state.get(f"{name}_round", 0)
-    chart_key = f"{name}_chart_{round_}"
-    st.plotly_chart(fig, key=chart_key, on_select=lambda: _on_select(name, chart_key, positive_key),
-                    selection_mode="points", width="content", config={"displayModeBar": False})
+    data = {"src": jpeg_uri(picture), "width": int(width), "w": w, "h": h, "rows": rows, "cols": cols,
+            "pw": frame.patch * w / frame.rw, "ph": frame.patch * h / frame.rh}
+    _component(key=f"{name}_image", data=data, on_click_change=lambda: _on_click(name, frame, positive_key))

@@ -4,8 +4,13 @@ link that opens its page with its preset and controls set.
 A lesson opens its page with `query` (URL query parameters: a training preset, and the page's own settings
 where it keeps them in the URL, JSON-encoded as `app.state.restore` reads them). Training preset names must
 exist in ssl_core.train.presets.PRESETS, or be a setting the page reads (tests/app/test_home.py checks both).
-Kept here, not in the engine, so Home renders without importing torch.
+Kept here, not in the engine, so Home renders without importing torch. A lesson with a `chart` also draws that
+measured table on Home (a JSON file written by a benchmark).
 """
+
+from pathlib import Path
+
+METHODS_COMPARED = Path(__file__).resolve().parents[1] / "assets" / "lessons" / "methods-compared.json"
 
 LESSONS = [
     dict(
@@ -109,5 +114,21 @@ LESSONS = [
         question="A latent fires on red circles only. Is that one feature or two?",
         page="app/pages/dictionary.py",
         query={"preset": "dictionaries"},
+    ),
+    dict(
+        key="methods",
+        title="9. Methods compared",
+        goal="See which self-supervised methods learn most from the same ten minutes of a laptop CPU, and "
+        "how far the best is from ideas without any training.",
+        text="Every method of the lab trained for the same minutes on the same photographs (CIFAR-10), with "
+        "the same batch, learning rate and schedule, then scored by the same kNN rule. Beside them: raw "
+        "pixels, an untrained network, and k-means features from 2011 that need no backpropagation at all.",
+        look_for="Which bars clear all three lines, and how the speed of a method (images per second, in "
+        "each bar's hover) decides what a short budget can teach it.",
+        question="A method that wins after ten minutes may lose after ten hours. What would you have to "
+        "measure to know which one is better?",
+        page="app/pages/train.py",
+        query={"preset": "ten-minutes"},
+        chart=METHODS_COMPARED,
     ),
 ]

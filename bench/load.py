@@ -30,8 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.conftest import CHROMIUM_ARGS, serving
-from tests.e2e.test_look import MASK_LINE, PLOT, POINT
+from tests.e2e.conftest import CHROMIUM_ARGS, CLICKABLE, PATCH_POINT, serving
+from tests.e2e.test_look import MASK_LINE
 
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 # Many pages in one Chromium: without these, all but the focused one count as background tabs, whose timers
@@ -118,11 +118,11 @@ async def session(browser, url: str, i: int, clicks: int, train: bool, out: dict
     page.set_default_timeout(120_000)
     try:
         out["loads"].append(await goto(page, f"{url}/look"))
-        await page.locator(PLOT).wait_for()
-        n = (await page.evaluate(POINT, 0))["n"]
+        await page.locator(CLICKABLE).wait_for()
+        n = (await page.evaluate(PATCH_POINT, [CLICKABLE, 0]))["n"]
         before = await page.evaluate(MASK_LINE)
         for c in range(clicks):
-            pt = await page.evaluate(POINT, (n // 2 + 7 * c + 3 * i) % n)
+            pt = await page.evaluate(PATCH_POINT, [CLICKABLE, (n // 2 + 7 * c + 3 * i) % n])
             t = time.perf_counter()
             await page.mouse.click(pt["x"], pt["y"])
             await page.wait_for_function(f"([b]) => {{ const t = ({MASK_LINE})(); return t !== '' && t !== b; }}",

@@ -1,7 +1,10 @@
 """Home: what self-supervised learning is, and a path through the lessons."""
 
+import json
+
 import streamlit as st
 
+from app import charts
 from app.lessons import LESSONS
 
 
@@ -24,6 +27,15 @@ for lesson in LESSONS:
         st.markdown(f"**Goal.** {lesson['goal']}")
         st.write(lesson["text"])
         st.markdown(f"**Look for.** {lesson['look_for']}")
+        if lesson.get("chart"):
+            if lesson["chart"].exists():
+                table = json.loads(lesson["chart"].read_text())
+                st.plotly_chart(charts.methods_compared(table), key=f"lesson_{lesson['key']}")
+                st.caption(f"Measured {table['measured']} on a {table['machine']}: {table['protocol']}. "
+                           f"`{table['command']}`")
+            else:
+                st.info(f"Not measured on this install: `python bench/quality.py --methods all --jobs 2 "
+                        f"--lesson {lesson['chart']}` draws it (about an hour and a quarter).")
         st.markdown(f"**Question for the class.** {lesson['question']}")
         cols = st.columns([1, 2])
         with cols[0]:

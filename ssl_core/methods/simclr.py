@@ -19,10 +19,10 @@ class SimCLR(Method):
         "proj_hidden": "Width of the projection head's hidden layer.",
         "proj_dim": "Size of the projected embedding the loss compares.",
         "color_strength": "Colour-jitter strength s of the paper (brightness/contrast/saturation 0.8s, hue 0.2s).",
-        "negatives": "Negatives per anchor (empty = all 2N-2 in the batch); 1 removes the repulsion that "
-                     "prevents collapse.",
+        "negatives": "Negatives per anchor (empty = all 2N-2 in the batch); 0 keeps only the pull between "
+                     "the two views, and nothing prevents collapse.",
     }
-    param_checks = {"temperature": POSITIVE, "proj_hidden": AT_LEAST_ONE, "proj_dim": AT_LEAST_ONE, "color_strength": NON_NEGATIVE, "negatives": AT_LEAST_ONE}
+    param_checks = {"temperature": POSITIVE, "proj_hidden": AT_LEAST_ONE, "proj_dim": AT_LEAST_ONE, "color_strength": NON_NEGATIVE, "negatives": NON_NEGATIVE}
 
     def __init__(self, backbone, temperature: float = 0.2, proj_hidden: int = 512, proj_dim: int = 128,
                  color_strength: float = 0.5, negatives: int | None = None):

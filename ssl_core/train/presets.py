@@ -66,10 +66,12 @@ PRESETS = {
         guard=("predictor", "ema"),
     ),
     "simclr-collapse": dict(
-        description="SimCLR with a single negative per anchor: too little repulsion to keep the embeddings apart.",
+        description="SimCLR without negatives: only the pull between two views of an image is left, and every "
+                    "embedding falls to one point within a couple of minutes (its twin keeps all the batch's "
+                    "negatives).",
         lesson="Collapse and what prevents it",
         config=TrainConfig(method="simclr", data="shapes", batch_size=128, minutes=2, eval_every=100,
-                           method_args={"negatives": 1}),
+                           method_args={"negatives": 0}),
         guard=("negatives",),
     ),
     "vicreg-collapse": dict(

@@ -62,3 +62,29 @@ def test_collapse_presets_have_guarded_twins_that_point_back():
         off, on = PRESETS[name]["config"].method_args, twin["config"].method_args
         assert all(k not in on for k in PRESETS[name]["guard"]) and all(off[k] == v for k, v in on.items())
         assert replace(twin["config"], method_args=off) == PRESETS[name]["config"]  # only the guard differs
+
+
+def _table() -> dict:
+    row = lambda name, knn: {"name": name, "backbone": "cnn", "minutes": 10, "steps": 100, "images_per_s": 200.0,
+                             "knn_k200": knn, "knn_k20": knn, "pixels_k200": 0.35, "random_k200": 0.33,
+                             "bank": 10000, "test": 10000}
+    return {"measured": "2026-12-07", "command": "python bench/quality.py --methods all", "data": "CIFAR-10",
+            "budget": "10 minutes of training, one core each", "machine": "2-core CPU, no GPU",
+            "protocol": "kNN top-1, k=200", "kmeans_k200": 0.5, "rows": [row("simclr", 0.45), row("byol", 0.40)]}
+
+
+def test_the_methods_lesson_draws_its_measured_table_or_says_how_to_measure_it(tmp_path, monkeypatch):
+    lesson = next(lesson for lesson in LESSONS if lesson.get("chart"))
+    monkeypatch.setitem(lesson, "chart", tmp_path / "methods-compared.json")
+    at = open_page()
+    no_exception(at)
+    assert any("Not measured on this install" in i.value for i in at.info)
+    (tmp_path / "methods-compared.json").write_text(json.dumps(_table()))
+    at = open_page()
+    no_exception(at)
+    chart = json.loads(at.get("plotly_chart")[0].proto.spec)
+    bars = next(t for t in chart["data"] if t["type"] == "bar")
+    assert bars["y"] == ["byol (cnn)", "simclr (cnn)"]  # lowest first: the best on top
+    lines = [t["name"] for t in chart["data"] if t["type"] == "scatter"]
+    assert lines == ["raw pixels: 0.350", "random network: 0.330", "k-means features, no backprop: 0.500"]
+    assert any("Measured 2026-12-07" in c.value for c in at.caption)

@@ -168,6 +168,20 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+CLICKABLE = ".ssl-click-box img"  # app/clickable_image.py's picture
+PATCH_POINT = """([sel, i]) => {  // screen position of the centre of patch i (row-major), and the patch count
+  const img = document.querySelector(sel), r = img.getBoundingClientRect(), d = img.dataset;
+  const cols = +d.cols, n = +d.rows * cols, k = ((i % n) + n) % n, row = Math.floor(k / cols), col = k % cols;
+  const x = Math.min((col + 0.5) * d.pw, d.w - 0.5), y = Math.min((row + 0.5) * d.ph, d.h - 0.5);
+  return {x: r.left + x * r.width / d.w, y: r.top + y * r.height / d.h, n: n, row: row, col: col};
+}"""
+
+
+def patch_point(page, index: int, within: str = "") -> dict:
+    """Where patch `index` of the clickable image (inside the element `within`, if given) sits on screen."""
+    return page.evaluate(PATCH_POINT, [f"{within} {CLICKABLE}".strip(), index])
+
+
 def assert_no_exception(page) -> None:
     """No traceback, and no bug caught by app.ui.user_errors ("Unexpected error ...")."""
     errors = page.locator('[data-testid="stException"]')

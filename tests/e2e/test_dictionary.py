@@ -6,15 +6,10 @@ import sys
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import assert_no_exception, open_page, shot, wait_idle
+from tests.e2e.conftest import CLICKABLE, assert_no_exception, open_page, patch_point, shot, wait_idle
 
-PATCHES = '[class*="st-key-dict_patch_"] .js-plotly-plot'
-POINT = """(sel) => {
-  const gd = document.querySelector(sel);
-  const box = gd.getBoundingClientRect(), xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-  const t = gd._fullData[0];
-  return {x: box.left + xa._offset + xa.l2p(t.x[0]), y: box.top + ya._offset + ya.l2p(t.y[0])};
-}"""
+WITHIN = '[class*="st-key-dict_patch_"]'
+PATCHES = f"{WITHIN} {CLICKABLE}"
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +53,7 @@ def test_train_a_small_sae_open_a_feature_and_click_a_patch(page, server, source
     assert_no_exception(page)
     assert page.get_by_text("Firing density", exact=True).count() >= 1
     page.locator(PATCHES).scroll_into_view_if_needed()
-    p = page.evaluate(POINT, PATCHES)
+    p = patch_point(page, 0, WITHIN)
     page.mouse.move(p["x"], p["y"])
     page.mouse.click(p["x"], p["y"])
     try:

@@ -10,16 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.e2e.conftest import assert_no_exception, open_page, shot, wait_idle
-
-PLOT = '[data-testid="stPlotlyChart"] .js-plotly-plot'
-POINT = """(i) => {
-  const gd = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
-  const box = gd.getBoundingClientRect(), xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-  const t = gd._fullData[0], n = t.x.length;
-  const k = ((i % n) + n) % n;
-  return {x: box.left + xa._offset + xa.l2p(t.x[k]), y: box.top + ya._offset + ya.l2p(t.y[k]), n: n};
-}"""
+from tests.e2e.conftest import CLICKABLE, assert_no_exception, open_page, patch_point, shot, wait_idle
 
 
 def make_checkpoint(path, arch="vit:dim=64,depth=2,heads=2,patch=8", size=64):
@@ -45,11 +36,11 @@ def choose_model(page, server, path) -> None:
     page.get_by_role("link", name="Look").first.click()
     page.wait_for_url("**/look")
     wait_idle(page)
-    page.locator(PLOT).wait_for()
+    page.locator(CLICKABLE).wait_for()
 
 
 def click_patch(page, index: int) -> None:
-    p = page.evaluate(POINT, index)
+    p = patch_point(page, index)
     page.mouse.click(p["x"], p["y"])
 
 
@@ -74,7 +65,7 @@ def test_click_negative_click_and_export(page, server, checkpoint):
     choose_model(page, server, checkpoint)
     assert_no_exception(page)
     page.get_by_text("Click on the object").first.wait_for()
-    n = page.evaluate(POINT, 0)["n"]
+    n = patch_point(page, 0)["n"]
     click_patch(page, n // 2 + 3)  # a patch near the middle of the photo
     first = wait_mask_change(page, None)
     assert "Otsu" in first and "1 positive, 0 negative" in first
@@ -101,14 +92,20 @@ def test_click_negative_click_and_export(page, server, checkpoint):
 
 
 def test_clicks_are_patch_accurate(page, server, checkpoint):
-    """Clicking marker k selects patch k: the hover label of the chosen patch matches its row and column."""
+    """The pointer's patch is outlined and named, and a click there selects that patch: the mask of a click on
+    the bottom-right patch holds that patch."""
     choose_model(page, server, checkpoint)
-    n = page.evaluate(POINT, 0)["n"]
-    click_patch(page, n - 1)  # the bottom-right patch
+    n = patch_point(page, 0)["n"]
+    for k in (0, n // 2 + 5, n - 1):
+        p = patch_point(page, k)
+        page.mouse.move(p["x"], p["y"])
+        title = page.locator(".ssl-click-box").get_attribute("title")
+        assert title == f"patch row {p['row']}, column {p['col']}", (k, title)
+    page.mouse.click(p["x"], p["y"])  # the bottom-right patch
     line = wait_mask_change(page, None)
     assert "1 positive" in line
-    marks = page.evaluate(f"() => document.querySelector('{PLOT}')._fullData[0].customdata.length")
-    assert marks == n
+    mask = Image.open(io.BytesIO(download(page, "Mask PNG"))).convert("L")
+    assert mask.getpixel((mask.width - 2, mask.height - 2)) == 255  # the clicked patch is in its own mask
 
 
 def upload(page, index: int, files: list) -> None:
@@ -138,7 +135,7 @@ def test_the_controls_say_what_is_in_effect(page, server, checkpoint):
     size = page.get_by_text("Input size (px)", exact=True)
     assert size.is_visible()  # without opening "Features"
     assert page.get_by_text("Suggested: 224 px, for a photo larger than the training size").is_visible()
-    n = page.evaluate(POINT, 0)["n"]
+    n = patch_point(page, 0)["n"]
     click_patch(page, n // 2 + 3)
     wait_mask_change(page, None)
     img = page.locator('[data-testid="stImage"]').filter(has_text="Mask (white = object").locator("img")
@@ -168,9 +165,9 @@ def test_uploads_with_a_mask_are_scored_co_segmented_and_exported_at_their_own_s
     choose(page, "Upload")
     upload(page, 0, [big, small])
     upload(page, 1, [tmp_path / "field.png"])
-    page.locator(PLOT).wait_for()
+    page.locator(CLICKABLE).wait_for()
     assert page.get_by_text("Note: the image was downscaled from 2400x1350 to 1024x576.").is_visible()
-    n = page.evaluate(POINT, 0)["n"]
+    n = patch_point(page, 0)["n"]
     click_patch(page, n // 2)
     line = wait_mask_change(page, None)
     assert "1 positive" in line
@@ -200,7 +197,7 @@ def test_a_12000_px_png_upload_is_downscaled_and_its_mask_exported_full_size(pag
     choose_model(page, server, checkpoint)
     choose(page, "Upload")
     upload(page, 0, [huge_png(tmp_path / "huge.png", 12000, 12000)])
-    page.locator(PLOT).wait_for()
+    page.locator(CLICKABLE).wait_for()
     assert page.get_by_text("Note: the image was downscaled from 12000x12000 to 1024x1024.").is_visible()
     click_patch(page, 0)
     wait_mask_change(page, None)
@@ -209,7 +206,7 @@ def test_a_12000_px_png_upload_is_downscaled_and_its_mask_exported_full_size(pag
     error = page.locator('[data-testid="stAlert"]').filter(has_text="bomb.png is 400 megapixels")
     error.wait_for()
     assert "scale it down" in error.inner_text() and "not an image I can read" not in error.inner_text()
-    page.locator(PLOT).wait_for()  # the 12000 px one is still there to click on
+    page.locator(CLICKABLE).wait_for()  # the 12000 px one is still there to click on
     assert_no_exception(page)
 
 

@@ -30,3 +30,9 @@ def test_nt_xent_with_all_negatives_is_nt_xent_and_one_negative_by_hand():
     t = 0.5  # positive sim 1, the single negative sim 0
     expected = -math.log(math.exp(1 / t) / (math.exp(1 / t) + 1))
     assert math.isclose(nt_xent_k_negatives(z, z.clone(), t, negatives=1).item(), expected, rel_tol=1e-6)
+
+
+def test_nt_xent_without_negatives_is_the_pull_term_alone():
+    a, b = torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([[0.6, 0.8], [0.0, 2.0]])  # cosines 0.6 and 1
+    t = 0.5
+    assert math.isclose(nt_xent_k_negatives(a, b, t, negatives=0).item(), -(0.6 + 1.0) / 2 / t, rel_tol=1e-6)

@@ -72,6 +72,7 @@ def test_loss_goes_down_on_a_fixed_batch(name, shapes_batch):
 @pytest.mark.parametrize("name,args", [
     ("byol", {"predictor": False, "ema": False}),
     ("simclr", {"negatives": 1}),
+    ("simclr", {"negatives": 0}),
     ("vicreg", {"var_weight": 0.0}),
     ("byol", {"bss": True}),
     ("dino", {"bss": True, "out_dim": 64, "n_local": 1}),

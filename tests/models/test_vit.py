@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from ssl_core.models import build_backbone, check_arch, parse_backbone
+from ssl_core.models import vit
 from ssl_core.models.vit import VisionTransformer
 from ssl_core.errors import UserError
 
@@ -61,13 +62,27 @@ def test_timm_state_dict_loads_and_matches_reference_forward():
     torch.testing.assert_close(model.eval()(x), reference_vit(state, x, 4, 8), atol=1e-5, rtol=1e-4)
 
 
-def test_explicit_attention_matches_fused_and_rows_sum_to_one():
+def test_explicit_attention_matches_fused_and_rows_sum_to_one(monkeypatch):
     model = build_backbone("vit:dim=48,depth=2,heads=3,patch=4", 16).eval()
     x = torch.randn(2, 3, 16, 16)
     item = model.forward_intermediates(x, attention=True, keys=True)[0]
-    torch.testing.assert_close(item["tokens"], model.forward_tokens(x), atol=1e-5, rtol=1e-5)
+    monkeypatch.setattr(vit, "FUSED_MIN_TOKENS_CPU", 0)  # the fused kernel for every sequence
+    fused = model.forward_tokens(x)
+    torch.testing.assert_close(item["tokens"], fused, atol=1e-5, rtol=1e-5)
     assert item["attn"].shape == (2, 3, 17, 17) and item["keys"].shape == (2, 4, 4, 48)
     torch.testing.assert_close(item["attn"].sum(-1), torch.ones(2, 3, 17))
+
+
+def test_short_sequences_train_through_the_explicit_product_with_the_fused_kernels_gradients(monkeypatch):
+    model = build_backbone("vit:dim=48,depth=2,heads=3,patch=4", 16)
+    x = torch.randn(2, 3, 16, 16)
+    grads = []
+    for threshold in (10_000, 0):  # explicit (17 tokens are short), then fused
+        monkeypatch.setattr(vit, "FUSED_MIN_TOKENS_CPU", threshold)
+        model.zero_grad()
+        model(x).square().sum().backward()
+        grads.append(model.blocks[0].attn.qkv.weight.grad.clone())
+    torch.testing.assert_close(grads[0], grads[1], atol=1e-5, rtol=1e-4)
 
 
 def test_forward_intermediates_shapes_registers_and_layers():
