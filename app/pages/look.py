@@ -125,139 +125,147 @@ if st.session_state.get("look_signature") != signature:
     ci.set_clicks(NAME, [])
     st.session_state.pop("look_attr", None)
 
-native = int(arch.get("img_size", 224))
-suggested = sim.suggested_size(meta, image.shape[1], image.shape[0])
-sizes = sorted({native, 128, 224, 320, 448, suggested})
-chosen = st.session_state.get("look_size")
-if chosen in (None, st.session_state.get("look_size_suggested")) or chosen not in sizes:
-    st.session_state["look_size"] = suggested  # follow the suggestion until a size is chosen by hand
-st.session_state["look_size_suggested"] = suggested
 
-left, right = st.columns([1, 2], gap="large")
-with left:
-    size = st.select_slider("Input size (px)", sizes, key="look_size")
-    why = ("the size this model's card recommends" if meta.get("recommended_size") else
-           "for a photo larger than the training size" if suggested != native else "the training size")
-    st.caption(f"The image is scaled to about this many pixels on a side; the model was trained at {native}. "
-               f"Suggested: {suggested} px, {why}. More pixels give more, smaller patches and finer masks, "
-               "and take longer.")
-    st.radio("A click adds a", ["positive", "negative"], horizontal=True, key="look_mode")
-    st.caption("Positive clicks mark the object. Negative clicks mark what is not: they remove from the mask "
-               "the pixels nearer to them than to every positive click (they never add any).")
-    b1, b2 = st.columns(2)
-    if b1.button("Undo", icon=":material/undo:", disabled=not ci.clicks(NAME), use_container_width=True):
-        ci.set_clicks(NAME, ci.clicks(NAME)[:-1])
-    if b2.button("Clear", icon=":material/delete:", disabled=not ci.clicks(NAME), use_container_width=True):
-        ci.set_clicks(NAME, [])
-    st.caption("Undo removes the last click; Clear starts over.")
-    rule = st.radio("Threshold", ["Otsu", f"Fixed {sim.DEFAULT_THRESHOLD}", "Slider"], horizontal=True,
-                    key="look_rule")
-    slider_t = st.slider("Similarity threshold", -1.0, 1.0, sim.DEFAULT_THRESHOLD, 0.01, key="look_t",
-                         disabled=rule != "Slider")
-    st.caption("The mask keeps pixels whose cosine similarity to a positive click is above the threshold "
-               "(negative clicks then only remove pixels). Otsu picks the value that best splits this map's "
-               "histogram in two.")
-    with st.expander("Features", expanded=False):
-        depth = int(arch.get("depth", 1))
-        layer = (st.slider("Layer", 0, depth - 1, depth - 1, key="look_layer") if depth > 1 else 0) if is_vit else -1
-        st.caption("Which transformer block's output to compare. Late blocks hold semantics; early ones, "
-                   "colour and texture.")
-        feature = st.radio("Feature", ["tokens", "keys"], horizontal=True, key="look_feature",
-                           disabled=not is_vit) if is_vit else "tokens"
-        st.caption("Output tokens, or the attention keys of that block (dino-vit-features found keys "
-                   "segment best).")
-    alpha = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="look_alpha")
-    st.caption("How strongly the similarity map covers the photo.")
-    cmap = st.selectbox("Colour map", overlays.COLORMAPS, key="look_cmap")
-    st.caption("Bright = similar to the clicked patch (for RdBu, red).")
+@st.fragment
+def workbench():
+    """Everything below the choice of model and image. A click, or any control here, reruns only this part:
+    the server skips the page above it, and every browser redraws only what changed."""
+    native = int(arch.get("img_size", 224))
+    suggested = sim.suggested_size(meta, image.shape[1], image.shape[0])
+    sizes = sorted({native, 128, 224, 320, 448, suggested})
+    chosen = st.session_state.get("look_size")
+    if chosen in (None, st.session_state.get("look_size_suggested")) or chosen not in sizes:
+        st.session_state["look_size"] = suggested  # follow the suggestion until a size is chosen by hand
+    st.session_state["look_size_suggested"] = suggested
 
-threshold = {"Otsu": "otsu", "Slider": slider_t}.get(rule, sim.DEFAULT_THRESHOLD)
-feats = None
-with user_errors():
-    feats = compute.features(ckpt, stamp, key, size, layer, feature, model, image, norm)
-if feats is None:
-    st.stop()
+    left, right = st.columns([1, 2], gap="large")
+    with left:
+        size = st.select_slider("Input size (px)", sizes, key="look_size")
+        why = ("the size this model's card recommends" if meta.get("recommended_size") else
+               "for a photo larger than the training size" if suggested != native else "the training size")
+        st.caption(f"The image is scaled to about this many pixels on a side; the model was trained at {native}. "
+                   f"Suggested: {suggested} px, {why}. More pixels give more, smaller patches and finer masks, "
+                   "and take longer.")
+        st.radio("A click adds a", ["positive", "negative"], horizontal=True, key="look_mode")
+        st.caption("Positive clicks mark the object. Negative clicks mark what is not: they remove from the mask "
+                   "the pixels nearer to them than to every positive click (they never add any).")
+        b1, b2 = st.columns(2)
+        if b1.button("Undo", icon=":material/undo:", disabled=not ci.clicks(NAME), use_container_width=True):
+            ci.set_clicks(NAME, ci.clicks(NAME)[:-1])
+        if b2.button("Clear", icon=":material/delete:", disabled=not ci.clicks(NAME), use_container_width=True):
+            ci.set_clicks(NAME, [])
+        st.caption("Undo removes the last click; Clear starts over.")
+        rule = st.radio("Threshold", ["Otsu", f"Fixed {sim.DEFAULT_THRESHOLD}", "Slider"], horizontal=True,
+                        key="look_rule")
+        slider_t = st.slider("Similarity threshold", -1.0, 1.0, sim.DEFAULT_THRESHOLD, 0.01, key="look_t",
+                             disabled=rule != "Slider")
+        st.caption("The mask keeps pixels whose cosine similarity to a positive click is above the threshold "
+                   "(negative clicks then only remove pixels). Otsu picks the value that best splits this map's "
+                   "histogram in two.")
+        with st.expander("Features", expanded=False):
+            depth = int(arch.get("depth", 1))
+            layer = (st.slider("Layer", 0, depth - 1, depth - 1, key="look_layer") if depth > 1 else 0) if is_vit else -1
+            st.caption("Which transformer block's output to compare. Late blocks hold semantics; early ones, "
+                       "colour and texture.")
+            feature = st.radio("Feature", ["tokens", "keys"], horizontal=True, key="look_feature",
+                               disabled=not is_vit) if is_vit else "tokens"
+            st.caption("Output tokens, or the attention keys of that block (dino-vit-features found keys "
+                       "segment best).")
+        alpha = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="look_alpha")
+        st.caption("How strongly the similarity map covers the photo.")
+        cmap = st.selectbox("Colour map", overlays.COLORMAPS, key="look_cmap")
+        st.caption("Bright = similar to the clicked patch (for RdBu, red).")
 
-clicks = ci.clicks(NAME)
-pos = [(c["x"], c["y"]) for c in clicks if c["positive"]]
-neg = [(c["x"], c["y"]) for c in clicks if not c["positive"]]
-seg = None
-t0 = time.perf_counter()
-if pos:
+    threshold = {"Otsu": "otsu", "Slider": slider_t}.get(rule, sim.DEFAULT_THRESHOLD)
+    feats = None
     with user_errors():
-        seg = sim.segment(feats, pos, neg, threshold)
-compute_ms = (time.perf_counter() - t0) * 1000
+        feats = compute.features(ckpt, stamp, key, size, layer, feature, model, image, norm)
+    if feats is None:
+        st.stop()
 
-with right:
-    picture = overlays.overlay(image, seg.positive if seg else None, seg.mask if seg else None, alpha, cmap, clicks)
-    ci.clickable_image(NAME, picture, feats.frame, "look_mode", width=min(640, max(320, image.shape[1])))
-    rows, cols = feats.frame.grid
-    st.caption(f"`{image_name}`: {image.shape[1]}x{image.shape[0]} px, seen as {rows}x{cols} patches of "
-               f"{feats.frame.patch} px at {feats.frame.rw}x{feats.frame.rh}. Click a patch; the yellow line is "
-               "the mask's edge, green dots are positive clicks, red ones negative.")
-    if neg and not pos:
-        st.warning("Only negative clicks so far: add a positive click on the object.")
-    elif not pos:
-        st.info("Click on the object in the picture to see the patches the model finds alike.")
+    clicks = ci.clicks(NAME)
+    pos = [(c["x"], c["y"]) for c in clicks if c["positive"]]
+    neg = [(c["x"], c["y"]) for c in clicks if not c["positive"]]
+    seg = None
+    t0 = time.perf_counter()
+    if pos:
+        with user_errors():
+            seg = sim.segment(feats, pos, neg, threshold)
+    compute_ms = (time.perf_counter() - t0) * 1000
 
-if seg is not None:
-    rule_text = f"threshold {seg.threshold:.3f}" + (" (Otsu)" if threshold == "otsu" else "")
-    if neg:
-        rule_text += f", less {100 * seg.removed:.1f}% nearer a negative click"
     with right:
-        m1, m2 = st.columns([1, 1])
-        m1.image(overlays.mask_picture(seg.mask), caption="Mask (white = object, in a grey frame)", width=260,
-                 output_format="PNG")
-        m2.markdown(f"**Mask: {100 * seg.mask.mean():.1f}% of the image**, {rule_text}; "
-                    f"{len(pos)} positive, {len(neg)} negative click(s).")
-        m2.caption(f"Server time for this click: {compute_ms:.0f} ms (features are cached per image and model).")
-        if gt is not None and gt.shape == seg.mask.shape:
-            scores = {"this model": jaccard(seg.mask, gt)}
-            with user_errors():
-                twin = compute.random_twin(json.dumps(arch, sort_keys=True))
-                rf = compute.features(f"random-init:{ckpt}", stamp, key, size, layer, feature, twin, image, norm)
-                cf = compute.colour_feats(key, size, image)
-                for label, f in (("colour + position", cf), ("random init", rf)):
-                    if f is not None:
-                        scores[label] = jaccard(sim.segment(f, pos, neg, threshold).mask, gt)
-                scores["all foreground"] = jaccard(np.ones_like(gt), gt)
-            header, values = " | ".join(scores), " | ".join(f"{v:.3f}" for v in scores.values())
-            st.markdown(f"**Jaccard with the ground-truth mask**\n\n| {header} |\n|{'---|' * len(scores)}\n| {values} |")
-            st.caption("Jaccard (intersection over union) with the ground-truth mask, beside the same clicks on "
-                       "plain colour-and-position features, on an untrained network of the same shape, and a mask "
-                       "of the whole image.")
-        d1, d2, d3 = st.columns(3)
-        stem = Path(str(image_name)).stem or "image"
-        mask_now, picture_now, score_now, original = seg.mask, picture, seg.positive, photo.original
-        d1.download_button("Mask PNG", lambda: overlays.mask_png(mask_now, original),
-                           file_name=f"{stem}-mask.png", mime="image/png", on_click="ignore", key="dl_mask")
-        d2.download_button("Overlay PNG", lambda: overlays.png_bytes(picture_now), file_name=f"{stem}-overlay.png",
-                           mime="image/png", on_click="ignore", key="dl_overlay")
-        d3.download_button("Similarity .npy", lambda: overlays.npy_bytes(score_now),
-                           file_name=f"{stem}-similarity.npy", mime="application/octet-stream", on_click="ignore",
-                           key="dl_npy")
-        h, w = seg.positive.shape
-        own = "the image's own size" if source in (SOURCES[0], SOURCES[2]) else "the size it was decoded to"
-        st.caption(f"The mask at {original[0]}x{original[1]} px, {own} (white = object); the "
-                   f"picture as shown ({w}x{h}); and the raw similarity map to the positive clicks as float32, "
-                   f"height x width, at the {w}x{h} px the page works at (its detail is the {rows}x{cols} patch "
-                   "grid), for your own analysis.")
+        picture = overlays.overlay(image, seg.positive if seg else None, seg.mask if seg else None, alpha, cmap, clicks)
+        ci.clickable_image(NAME, picture, feats.frame, "look_mode", width=min(640, max(320, image.shape[1])))
+        rows, cols = feats.frame.grid
+        st.caption(f"`{image_name}`: {image.shape[1]}x{image.shape[0]} px, seen as {rows}x{cols} patches of "
+                   f"{feats.frame.patch} px at {feats.frame.rw}x{feats.frame.rh}. Click a patch; the yellow line is "
+                   "the mask's edge, green dots are positive clicks, red ones negative.")
+        if neg and not pos:
+            st.warning("Only negative clicks so far: add a positive click on the object.")
+        elif not pos:
+            st.info("Click on the object in the picture to see the patches the model finds alike.")
 
-# ---- more views ----------------------------------------------------------------------------------
-st.divider()
-view = st.radio("More", ["Co-segmentation", "Attention", "PCA", "Attributions"], horizontal=True,
-                key="look_view", index=None)
-st.caption("Co-segmentation applies your clicks to other images; Attention shows where the CLS token "
-           "looks; PCA colours patches by their main feature directions; Attributions show which pixels "
-           "drive the similarity.")
+    if seg is not None:
+        rule_text = f"threshold {seg.threshold:.3f}" + (" (Otsu)" if threshold == "otsu" else "")
+        if neg:
+            rule_text += f", less {100 * seg.removed:.1f}% nearer a negative click"
+        with right:
+            m1, m2 = st.columns([1, 1])
+            m1.image(overlays.mask_picture(seg.mask), caption="Mask (white = object, in a grey frame)", width=260,
+                     output_format="PNG")
+            m2.markdown(f"**Mask: {100 * seg.mask.mean():.1f}% of the image**, {rule_text}; "
+                        f"{len(pos)} positive, {len(neg)} negative click(s).")
+            m2.caption(f"Server time for this click: {compute_ms:.0f} ms (features are cached per image and model).")
+            if gt is not None and gt.shape == seg.mask.shape:
+                scores = {"this model": jaccard(seg.mask, gt)}
+                with user_errors():
+                    twin = compute.random_twin(json.dumps(arch, sort_keys=True))
+                    rf = compute.features(f"random-init:{ckpt}", stamp, key, size, layer, feature, twin, image, norm)
+                    cf = compute.colour_feats(key, size, image)
+                    for label, f in (("colour + position", cf), ("random init", rf)):
+                        if f is not None:
+                            scores[label] = jaccard(sim.segment(f, pos, neg, threshold).mask, gt)
+                    scores["all foreground"] = jaccard(np.ones_like(gt), gt)
+                header, values = " | ".join(scores), " | ".join(f"{v:.3f}" for v in scores.values())
+                st.markdown(f"**Jaccard with the ground-truth mask**\n\n| {header} |\n|{'---|' * len(scores)}\n| {values} |")
+                st.caption("Jaccard (intersection over union) with the ground-truth mask, beside the same clicks on "
+                           "plain colour-and-position features, on an untrained network of the same shape, and a mask "
+                           "of the whole image.")
+            d1, d2, d3 = st.columns(3)
+            stem = Path(str(image_name)).stem or "image"
+            mask_now, picture_now, score_now, original = seg.mask, picture, seg.positive, photo.original
+            d1.download_button("Mask PNG", lambda: overlays.mask_png(mask_now, original),
+                               file_name=f"{stem}-mask.png", mime="image/png", on_click="ignore", key="dl_mask")
+            d2.download_button("Overlay PNG", lambda: overlays.png_bytes(picture_now), file_name=f"{stem}-overlay.png",
+                               mime="image/png", on_click="ignore", key="dl_overlay")
+            d3.download_button("Similarity .npy", lambda: overlays.npy_bytes(score_now),
+                               file_name=f"{stem}-similarity.npy", mime="application/octet-stream", on_click="ignore",
+                               key="dl_npy")
+            h, w = seg.positive.shape
+            own = "the image's own size" if source in (SOURCES[0], SOURCES[2]) else "the size it was decoded to"
+            st.caption(f"The mask at {original[0]}x{original[1]} px, {own} (white = object); the "
+                       f"picture as shown ({w}x{h}); and the raw similarity map to the positive clicks as float32, "
+                       f"height x width, at the {w}x{h} px the page works at (its detail is the {rows}x{cols} patch "
+                       "grid), for your own analysis.")
 
-current = Current(ckpt, stamp, model, meta, image, str(image_name), key, size, layer, feature, threshold, cmap, feats,
-                  pos, neg, seg, photo, others)
-if view == "Co-segmentation":
-    cosegmentation.show(current)
-elif view == "Attention":
-    attention.show(current)
-elif view == "PCA":
-    pca.show(current)
-elif view == "Attributions":
-    attributions.show(current, signature)
+    # ---- more views ----------------------------------------------------------------------------------
+    st.divider()
+    view = st.radio("More", ["Co-segmentation", "Attention", "PCA", "Attributions"], horizontal=True,
+                    key="look_view", index=None)
+    st.caption("Co-segmentation applies your clicks to other images; Attention shows where the CLS token "
+               "looks; PCA colours patches by their main feature directions; Attributions show which pixels "
+               "drive the similarity.")
+
+    current = Current(ckpt, stamp, model, meta, image, str(image_name), key, size, layer, feature, threshold, cmap, feats,
+                      pos, neg, seg, photo, others)
+    if view == "Co-segmentation":
+        cosegmentation.show(current)
+    elif view == "Attention":
+        attention.show(current)
+    elif view == "PCA":
+        pca.show(current)
+    elif view == "Attributions":
+        attributions.show(current, signature)
+
+
+workbench()
