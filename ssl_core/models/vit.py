@@ -7,8 +7,9 @@ named `reg_token` as in timm and carry no position embedding.
 
 Attention runs through the fused kernel (`scaled_dot_product_attention`) unless weights or keys are
 asked for (`forward_intermediates`), or the sequence is short on a CPU: there the fused kernel's backward
-is slow, and the explicit product trains a 65-token ViT-mini 1.4-1.5x faster (SimCLR 82 -> 118 images/s,
-DINO 38 -> 58 at 32 px; MAE at 128 px in 8 px patches 70 -> 83; `bench/attention.py`).
+is slow (65 tokens: 4.2x slower than the explicit product, forward and backward), and whole training steps
+run 1.2-1.5x faster (SimCLR on ViT-mini at 32 px 84 -> 112 images/s, DINO 43 -> 66, MAE at 128 px in 8 px
+patches 75 -> 88; `python bench/attention.py`, bench/results/attention.md).
 """
 
 import math
@@ -30,7 +31,9 @@ class PatchEmbed(nn.Module):
         return self.proj(x).flatten(2).transpose(1, 2)  # (B, N, D)
 
 
-FUSED_MIN_TOKENS_CPU = 192  # measured crossover: the fused kernel wins from about 200 tokens (bench/attention.py)
+# Below this many tokens the explicit product is clearly faster on a CPU; from about 200 on the two are within
+# 1.4x of each other, and the fused kernel holds no tokens x tokens matrix in memory (bench/attention.py).
+FUSED_MIN_TOKENS_CPU = 192
 
 
 class Attention(nn.Module):
