@@ -118,14 +118,14 @@ LESSONS = [
     dict(
         key="methods",
         title="9. Methods compared",
-        goal="See which self-supervised methods learn most from the same ten minutes of a laptop CPU, and "
+        goal="See which self-supervised methods learn most from the same few minutes of a laptop CPU, and "
         "how far the best is from ideas without any training.",
         text="Every method of the lab trained for the same minutes on the same photographs (CIFAR-10), with "
         "the same batch, learning rate and schedule, then scored by the same kNN rule. Beside them: raw "
         "pixels, an untrained network, and k-means features from 2011 that need no backpropagation at all.",
         look_for="Which bars clear all three lines, and how the speed of a method (images per second, in "
         "each bar's hover) decides what a short budget can teach it.",
-        question="A method that wins after ten minutes may lose after ten hours. What would you have to "
+        question="A method that wins after a few minutes may lose after ten hours. What would you have to "
         "measure to know which one is better?",
         page="app/pages/train.py",
         query={"preset": "ten-minutes"},

@@ -20,9 +20,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python bench/...`
 
-from ssl_core.models import vit  # noqa: E402
-from ssl_core.train.config import TrainConfig  # noqa: E402
-from ssl_core.train.trainer import Trainer  # noqa: E402
+from ssl_core.models import vit
+from ssl_core.train.config import TrainConfig
+from ssl_core.train.trainer import Trainer
 
 KERNEL_SHAPES = [(256, 3, 65, 64), (128, 3, 129, 64), (64, 3, 197, 64), (64, 4, 257, 32), (8, 6, 785, 64)]
 STEP_CASES = [("simclr", "vit-mini", "shapes", 32), ("dino", "vit-mini", "shapes", 32),
@@ -73,7 +73,7 @@ def main():
     print(f"{'(batch, heads, tokens, dim)':30s} {'fused':>8s} {'explicit':>9s} {'explicit speed-up':>18s}")
     for shape in KERNEL_SHAPES:
         f, e = kernel_ms(shape, True), kernel_ms(shape, False)
-        print(f"{str(shape):30s} {f:8.1f} {e:9.1f} {f / e:17.2f}x", flush=True)
+        print(f"{shape!s:30s} {f:8.1f} {e:9.1f} {f / e:17.2f}x", flush=True)
     if not args.steps:
         return
     shipped = vit.FUSED_MIN_TOKENS_CPU

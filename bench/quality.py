@@ -31,11 +31,11 @@ from common import ROOT, cli
 
 sys.path.insert(0, str(ROOT))  # run as `python bench/...`
 
-from ssl_core.data import load_data  # noqa: E402
-from ssl_core.eval import knn_accuracy  # noqa: E402
-from ssl_core.eval.baselines import fit_kmeans_dictionary, kmeans_features  # noqa: E402
-from ssl_core.methods import METHODS  # noqa: E402
-from ssl_core.train.presets import PRESETS  # noqa: E402
+from ssl_core.data import load_data
+from ssl_core.eval import knn_accuracy
+from ssl_core.eval.baselines import fit_kmeans_dictionary, kmeans_features
+from ssl_core.methods import METHODS
+from ssl_core.train.presets import PRESETS
 
 CIFAR = ROOT.parent / "shared" / "data" / "cifar10"
 RECIPE = ["--batch-size", "256", "--lr", "2e-3", "--set", "warmup=0.02"]  # the ten-minutes preset's
@@ -76,8 +76,11 @@ def train_and_score(recipe, out: Path, threads: int | None) -> dict:
     name, backbone, minutes, arguments = recipe
     run_dir = out / f"quality-{name.replace(' ', '-')}-{int(time.time())}"
     env = {"OMP_NUM_THREADS": str(threads)} if threads else None
-    train = cli(["train", *arguments, "--data", CIFAR, "--out", run_dir, "--set", "eval_every=0", "--set",
-                 "ckpt_every=100000"], env)
+    try:
+        train = cli(["train", *arguments, "--data", CIFAR, "--out", run_dir, "--set", "eval_every=0", "--set",
+                     "ckpt_every=100000"], env)
+    except SystemExit as e:  # one method that fails is a row that says so, not the end of the table
+        return {"name": name, "backbone": backbone, "error": str(e)}
     metrics = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
     speed = [m["images_per_s"] for m in metrics if "images_per_s" in m][1:]
     ev = cli(["eval", "knn", "--checkpoint", train["checkpoint"], "--data", CIFAR, "--limit", "10000"], env)
@@ -112,6 +115,9 @@ def main():
         km, seconds = kmeans_baseline(args.kmeans)
         print(f"\nk-means baseline (Coates et al. 2011, {args.kmeans} centroids, triangle, quadrant pooling): "
               f"kNN k=200 {km['k200']:.3f}, k=20 {km['k20']:.3f} ({seconds:.0f} s without training)")
+    for r in [r for r in rows if "error" in r]:
+        print(f"{r['name']} ({r['backbone']}) {r['error']}")
+    rows = [r for r in rows if "error" not in r]
     if not rows:
         return
     cores = f"one core each, {args.jobs} runs at a time" if threads else f"{os.cpu_count()} cores"

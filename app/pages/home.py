@@ -34,8 +34,8 @@ for lesson in LESSONS:
                 st.caption(f"Measured {table['measured']} on a {table['machine']}: {table['protocol']}. "
                            f"`{table['command']}`")
             else:
-                st.info(f"Not measured on this install: `python bench/quality.py --methods all --jobs 2 "
-                        f"--lesson {lesson['chart']}` draws it (about an hour and a quarter).")
+                st.info(f"Not measured on this install: `python bench/quality.py --methods all --backbone cnn "
+                        f"--jobs 2 --minutes 3 --lesson {lesson['chart']}` draws it (about 40 minutes).")
         st.markdown(f"**Question for the class.** {lesson['question']}")
         cols = st.columns([1, 2])
         with cols[0]:
