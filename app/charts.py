@@ -108,7 +108,9 @@ def methods_compared(table: dict):
     fig = go.Figure(go.Bar(x=[r["knn_k200"] for r in rows], y=labels, orientation="h", name="after training",
                            text=[f"{r['knn_k200']:.3f}" for r in rows], textposition="outside",
                            hovertext=[f"{r['steps']} steps, {r['images_per_s']:.0f} images/s" for r in rows]))
-    baselines = [("raw pixels", rows[0]["pixels_k200"], "dash"), ("random network", rows[0]["random_k200"], "dashdot"),
+    randoms = {r["backbone"]: r["random_k200"] for r in rows}  # each backbone has its own random-init twin
+    baselines = [("raw pixels", rows[0]["pixels_k200"], "dash"),
+                 *((f"random-init {b}", v, "dashdot") for b, v in sorted(randoms.items())),
                  ("k-means features, no backprop", table.get("kmeans_k200"), "dot")]
     for name, value, dash in baselines:
         if value is not None:
@@ -116,5 +118,6 @@ def methods_compared(table: dict):
                                      name=f"{name}: {value:.3f}", line=dict(dash=dash, color="grey")))
     fig.update_layout(title=dict(text=f"kNN accuracy on CIFAR-10 after {table['budget']}"),
                       height=140 + 34 * len(rows), margin=dict(l=10, r=10, t=45, b=10), xaxis_title="kNN top-1",
-                      xaxis_range=[0, 1.2 * max(r["knn_k200"] for r in rows)], legend=dict(orientation="h", y=-0.2))
+                      xaxis_range=[0, 1.12 * max([r["knn_k200"] for r in rows] + [v for _, v, _ in baselines if v])],
+                      legend=dict(orientation="h", y=-0.2))
     return readable(fig)

@@ -86,5 +86,5 @@ def test_the_methods_lesson_draws_its_measured_table_or_says_how_to_measure_it(t
     bars = next(t for t in chart["data"] if t["type"] == "bar")
     assert bars["y"] == ["byol (cnn)", "simclr (cnn)"]  # lowest first: the best on top
     lines = [t["name"] for t in chart["data"] if t["type"] == "scatter"]
-    assert lines == ["raw pixels: 0.350", "random network: 0.330", "k-means features, no backprop: 0.500"]
+    assert lines == ["raw pixels: 0.350", "random-init cnn: 0.330", "k-means features, no backprop: 0.500"]
     assert any("Measured 2026-12-07" in c.value for c in at.caption)
