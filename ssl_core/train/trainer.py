@@ -11,6 +11,7 @@ every rank takes its slice of the same global batch and draws the global batch's
 (`ssl_core.distributed`), so N processes train exactly what one process would.
 """
 
+import gc
 import math
 import os
 import signal
@@ -133,7 +134,7 @@ class Trainer:
         self.model = self.method
         if world > 1:
             self.model = DistributedDataParallel(self.method, device_ids=[self.device.index] if cuda_rank else None,
-                                                 broadcast_buffers=False)
+                                                 forward_sync_buffers=False)
         monitor = MONITORS.get(self.kind) or self.method.monitor
         self.monitor = monitor(cfg, self.method, self.data, self.test, self.device, self.bf16, self.log) \
             if self.master else None
@@ -332,4 +333,9 @@ def train(cfg: TrainConfig, run_dir=None, resume: bool = False, queue=None, max_
         for s, h in old_handlers.items():
             signal.signal(s, h)
         torch.set_default_dtype(torch.float32)
+        # Nothing may hold the process group when it goes: DDP's reducer keeps gloo work alive, and destroying
+        # it after the group (at interpreter exit) can abort in C++ ("terminate called without an active
+        # exception", seen twice in CI).
+        trainer.model = None
+        gc.collect()
         distributed.teardown(finished)

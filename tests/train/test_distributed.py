@@ -33,7 +33,7 @@ def train(out, method: str, dtype: str, processes: int):
     cmd = [*launcher, "-m", "ssl_core", "train", "--method", method, "--dtype", dtype, "--out", str(out), *TINY,
            *ARGS[method]]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == 0, proc.stdout[-1000:] + proc.stderr[-3000:]  # stdout says how far it got
     losses = [json.loads(line)["loss"] for line in (out / "metrics.jsonl").read_text().splitlines() if '"loss"' in line]
     return losses, load_file(str(out / "checkpoints" / "step_0000010.safetensors"))
 
