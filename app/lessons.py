@@ -70,13 +70,14 @@ LESSONS = [
         title="5. What the features encode",
         goal="See which images a model thinks alike, on a map of the whole dataset.",
         text="kNN accuracy asks whether neighbours in feature space share a label; a UMAP map "
-        "shows which images the model thinks alike.",
+        "shows which images the model thinks alike. Each digit sits at its own place and scale, so raw pixels, "
+        "which compare images point by point, miss many a match that the features find.",
         look_for="Digits of one class gathering in islands; hover over a point that sits in the wrong "
         "island and see why the model confused it.",
         question="Two digits that look alike to you sit far apart on the map. What else could the model be "
         "looking at?",
         page="app/pages/map.py",
-        query={"preset": "contrastive-digits", "map_data": '"digits"', "map_method": '"umap"'},
+        query={"preset": "contrastive-digits", "map_data": '"digits:place=random"', "map_method": '"umap"'},
     ),
     dict(
         key="segmentation",
@@ -118,14 +119,14 @@ LESSONS = [
     dict(
         key="methods",
         title="9. Methods compared",
-        goal="See which self-supervised methods learn most from the same few minutes of a laptop CPU, and "
+        goal="See which self-supervised methods learn most from the same ten minutes of one laptop core, and "
         "how far the best is from ideas without any training.",
-        text="Every method of the lab trained for the same minutes on the same photographs (CIFAR-10), with "
+        text="Every method of the lab trained for the same ten minutes on the same photographs (CIFAR-10), with "
         "the same batch, learning rate and schedule, then scored by the same kNN rule. Beside them: raw "
         "pixels, an untrained network, and k-means features from 2011 that need no backpropagation at all.",
         look_for="Which bars clear all three lines, and how the speed of a method (images per second, in "
         "each bar's hover) decides what a short budget can teach it.",
-        question="A method that wins after a few minutes may lose after ten hours. What would you have to "
+        question="A method that wins after ten minutes may lose after ten hours. What would you have to "
         "measure to know which one is better?",
         page="app/pages/train.py",
         query={"preset": "ten-minutes"},

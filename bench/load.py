@@ -11,7 +11,13 @@ alerts, timeouts), the server's peak resident memory (the Streamlit process; tra
 processes and are listed apart), and where the CPU went while the sessions clicked: CPU seconds of the
 server, of Chromium, and of training processes.
 
-    python bench/load.py --sessions 20 [--clicks 6] [--train-every 5]
+    python bench/load.py --sessions 20 [--clicks 6] [--train-every 5] [--think 4]
+
+By default each session clicks again as soon as its mask is drawn: a stress test, twenty students clicking
+without ever looking. `--think S` pauses each session between its clicks as a student would, for a time
+drawn uniformly between S/2 and 3S/2 (seeded per session). Every session's renderer reports its main
+thread's time while it clicked (Chrome DevTools Protocol's Performance metrics), so the figures say where a
+click's browser work goes: script, style, layout.
 
 Targets (issue 15, 2 cores): 20 sessions, p95 click-to-mask <= 1.0 s, 0 errors, server memory < 2 GB.
 """
@@ -20,6 +26,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import random
 import shutil
 import statistics
 import sys
@@ -125,18 +132,33 @@ async def errors(page) -> list[str]:
     return [t.splitlines()[0] if t else "?" for t in found]
 
 
-async def session(browser, url: str, i: int, clicks: int, train: bool, out: dict, loaded=None):
+RENDERER = ("TaskDuration", "ScriptDuration", "RecalcStyleDuration", "LayoutDuration")
+
+
+async def renderer_time(cdp) -> dict[str, float]:
+    """Seconds the page's renderer main thread has spent so far: in all, in script, in style, in layout."""
+    metrics = {m["name"]: m["value"] for m in (await cdp.send("Performance.getMetrics"))["metrics"]}
+    return {k: metrics.get(k, 0.0) for k in RENDERER}
+
+
+async def session(browser, url: str, i: int, clicks: int, train: bool, out: dict, loaded=None, think: float = 0):
     ctx = await browser.new_context(viewport={"width": 1400, "height": 1600})
     page = await ctx.new_page()
     page.set_default_timeout(120_000)
+    pause = random.Random(i)
     try:
+        cdp = await ctx.new_cdp_session(page)
+        await cdp.send("Performance.enable")
         out["loads"].append(await goto(page, f"{url}/look"))
         await page.locator(CLICKABLE).wait_for()
         if loaded is not None:  # --together: the whole class has Look open before anyone clicks
             await loaded.wait()
         n = (await page.evaluate(PATCH_POINT, [CLICKABLE, 0]))["n"]
         before = await page.evaluate(MASK_LINE)
+        start = await renderer_time(cdp)
         for c in range(clicks):
+            if think:
+                await asyncio.sleep(pause.uniform(think / 2, 3 * think / 2))
             pt = await page.evaluate(PATCH_POINT, [CLICKABLE, (n // 2 + 7 * c + 3 * i) % n])
             t = time.perf_counter()
             await page.mouse.click(pt["x"], pt["y"])
@@ -145,6 +167,8 @@ async def session(browser, url: str, i: int, clicks: int, train: bool, out: dict
             (out["first"] if c == 0 else out["clicks"]).append(time.perf_counter() - t)
             await idle(page)
             before = await page.evaluate(MASK_LINE)
+        end = await renderer_time(cdp)
+        out["renderer"].append({k: (end[k] - start[k]) / clicks for k in RENDERER})
         out["errors"] += await errors(page)
         out["loads"].append(await goto(page, url))
         out["loads"].append(await goto(page, f"{url}/look"))
@@ -163,10 +187,10 @@ async def session(browser, url: str, i: int, clicks: int, train: bool, out: dict
 
 
 async def load(url: str, sessions: int, clicks: int, train_every: int, server_pid: int, browsers: int,
-               nice: int = 0, together: bool = False) -> dict:
+               nice: int = 0, together: bool = False, think: float = 0) -> dict:
     from playwright.async_api import async_playwright
 
-    out = {"clicks": [], "first": [], "loads": [], "errors": []}
+    out = {"clicks": [], "first": [], "loads": [], "errors": [], "renderer": []}
     async with async_playwright() as p:
         pool = [await p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS + FOREGROUND)
                 for _ in range(browsers)]
@@ -175,7 +199,7 @@ async def load(url: str, sessions: int, clicks: int, train_every: int, server_pi
         meter, t0 = Meter(server_pid, nice), time.perf_counter()
         loaded = asyncio.Barrier(sessions) if together else None
         await asyncio.gather(*(session(pool[i % browsers], url, i, clicks, train_every > 0 and i % train_every == 0,
-                                       out, loaded) for i in range(sessions)))
+                                       out, loaded, think) for i in range(sessions)))
         out["wall"], out["cpu"], out["peak_rss"] = time.perf_counter() - t0, meter.stop(), meter.peak
         for b in pool:
             await b.close()
@@ -197,12 +221,14 @@ def main() -> None:
                          "when each student's browser runs on their own laptop)")
     ap.add_argument("--together", action="store_true",
                     help="every session opens Look, then all click at once (no page load overlaps the clicks)")
+    ap.add_argument("--think", type=float, default=0,
+                    help="seconds a session pauses before each click, on average (0: clicks back to back)")
     args = ap.parse_args()
     with serving(Path(tempfile.mkdtemp(prefix="load-bench-"))) as server:
         r = asyncio.run(load(server["url"], args.sessions, args.clicks, args.train_every, server["pid"],
-                             max(1, args.browsers), args.browser_nice, args.together))
+                             max(1, args.browsers), args.browser_nice, args.together, args.think))
     print(f"machine: {os.cpu_count()} cores; {args.sessions} sessions x {args.clicks} clicks in {args.browsers} "
-          f"Chromium(s) at niceness {args.browser_nice}{', clicking together' if args.together else ''}, a run started by every {args.train_every or 'no'}-th session; "
+          f"Chromium(s) at niceness {args.browser_nice}{', clicking together' if args.together else ''}, {f'about {args.think:g} s between clicks' if args.think else 'clicking back to back'}, a run started by every {args.train_every or 'no'}-th session; "
           f"wall {r['wall']:.1f} s")
     if r["clicks"]:
         print(f"click-to-mask (clicks after each session's first, {len(r['clicks'])}): p50 {statistics.median(r['clicks']):.2f} s, "
@@ -212,6 +238,11 @@ def main() -> None:
               f"p95 {pct(r['first'], 95):.2f} s")
     if r["loads"]:
         print(f"page loads ({len(r['loads'])}): p50 {statistics.median(r['loads']):.2f} s, max {max(r['loads']):.2f} s")
+    if r["renderer"]:
+        per = {k: statistics.mean(x[k] for x in r["renderer"]) * 1000 for k in RENDERER}
+        print(f"renderer main thread per click (mean of {len(r['renderer'])} sessions, page loads apart): "
+              f"{per['TaskDuration']:.0f} ms, of which script {per['ScriptDuration']:.0f}, style "
+              f"{per['RecalcStyleDuration']:.0f}, layout {per['LayoutDuration']:.0f}")
     print(f"errors: {len(r['errors'])}   target 0")
     for e in r["errors"][:10]:
         print(f"  {e}")

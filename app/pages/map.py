@@ -17,6 +17,7 @@ from app.ui import attempt, user_errors
 from ssl_core.analysis import embedding as emb
 from ssl_core.analysis import thumbnails
 from ssl_core.data import builtin_names
+from ssl_core.train.presets import PRESETS
 
 warmup.start()
 
@@ -37,6 +38,8 @@ METHOD_HELP = {
 
 LESSON = "contrastive-digits"  # lesson 5 opens ?preset=contrastive-digits: its run's newest checkpoint on digits
 builtins = {k: v for k, v in builtin_names().items() if k != "photos"}
+LESSON_DATA = PRESETS[LESSON]["config"].data  # digits, each scaled and moved: what lesson 5's model trained on
+builtins[LESSON_DATA] = "the digits, each at its own scale and place (lesson 5)"
 SETTINGS = {  # what a reload or a shared link keeps (in the URL): key -> (default, what the widget can show)
     "map_compare": (False, (False, True)), "map_data": ("shapes", (*builtins, FOLDER)), "map_folder": ("", None),
     "map_split": ("all", ("all", "test", "train")), "map_limit": (2000, range(50, 50_001)),
@@ -45,7 +48,7 @@ SETTINGS = {  # what a reload or a shared link keeps (in the URL): key -> (defau
     "map_thumbs": (False, (False, True)), "map_drawn": (False, (False, True)),
 }
 if st.query_params.get("preset") == LESSON and not st.session_state.get("map_lesson"):
-    st.session_state.update(map_lesson=True, map_data="digits", map_method="umap", map_drawn=True)
+    st.session_state.update(map_lesson=True, map_data=LESSON_DATA, map_method="umap", map_drawn=True)
     found = models.preset_checkpoint(LESSON)
     if found:
         st.session_state.update(map_a_source="A training run", map_a_run=found[0])  # its newest checkpoint

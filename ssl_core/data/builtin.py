@@ -84,6 +84,12 @@ def _classes(text: str) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _place(text: str) -> str:
+    if text not in DIGIT_PLACES:
+        raise ValueError(text)
+    return text
+
+
 def _scene(text: str) -> str:
     if text not in shapes.SCENES:
         raise ValueError(text)
@@ -108,9 +114,14 @@ def _digits():
     return load_digits()
 
 
-def build_digits(split: str, size: int, limit: int | None) -> ImageData:
+DIGIT_PLACES = ("centre", "random")
+
+
+def build_digits(split: str, size: int, limit: int | None, place: str = "centre") -> ImageData:
     """sklearn's digits (16 grey levels, bright ink on black), bilinearly upscaled, grey -> RGB; a fixed
-    seeded 80/20 train/test split."""
+    seeded 80/20 train/test split. `place="random"` draws each digit at its own scale (45-80% of the side)
+    and position on the black canvas, the same for a given digit every time: raw pixels, which compare
+    images point by point, then no longer recognise a digit that moved, and features must."""
     d = _digits()
     order = np.random.default_rng(0).permutation(len(d.target))
     test = np.zeros(len(order), bool)
@@ -119,10 +130,26 @@ def build_digits(split: str, size: int, limit: int | None) -> ImageData:
     if limit:
         idx = idx[balanced_pick(d.target[idx], limit)]
     x = torch.from_numpy(d.images[idx] * (255 / 16)).float()[:, None]
-    x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False) if size != 8 else x
+    if place == "random":
+        x = _scatter(x, idx, size)
+    elif size != 8:
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
     images = x.round().clamp(0, 255).byte().expand(-1, 3, -1, -1).contiguous()
     return ImageData(images=images, labels=torch.from_numpy(d.target[idx]).long(),
                      class_names=[str(i) for i in range(10)], names=[f"digits/{i:04d}" for i in idx])
+
+
+def _scatter(x: torch.Tensor, idx: np.ndarray, size: int) -> torch.Tensor:
+    """Each digit (N, 1, 8, 8) scaled and placed at random on a black size x size canvas, drawn from the
+    digit's own index (the same place every time, whatever else is loaded)."""
+    out = torch.zeros(len(x), 1, size, size)
+    for i, j in enumerate(idx):
+        rng = np.random.default_rng([7, int(j)])
+        s = int(rng.integers(round(0.45 * size), round(0.8 * size) + 1))
+        top, left = (int(v) for v in rng.integers(0, size - s + 1, 2))
+        out[i, :, top:top + s, left:left + s] = F.interpolate(x[i:i + 1], size=(s, s), mode="bilinear",
+                                                              align_corners=False)
+    return out
 
 
 # --- photos ------------------------------------------------------------------------------------------
@@ -153,7 +180,8 @@ BUILTINS = {
         build_shapes, 32,
         {"n": _natural, "n_test": _natural, "seed": _natural, "n_objects": _objects, "correlate": _correlate,
          "classes": _classes, "conflict": _natural, "scene": _scene}, sizes=(32, 224)),
-    "digits": Builtin("scikit-learn's 1,797 handwritten digits (8x8, upscaled), 10 classes", build_digits, 32),
+    "digits": Builtin("scikit-learn's 1,797 handwritten digits (8x8, upscaled), 10 classes (option: place=random "
+                      "scales and moves each digit on its canvas)", build_digits, 32, {"place": _place}),
     "photos": Builtin("scikit-image's nine bundled colour photographs, unlabelled (for the Look page)",
                       build_photos, 224),
 }

@@ -32,12 +32,13 @@ PRESETS = {
         config=TrainConfig(method="simclr", data="shapes", batch_size=256, minutes=3, eval_every=100),
     ),
     "contrastive-digits": dict(
-        description="SimCLR on handwritten digits with a small ViT, about 3 minutes: kNN climbs well above the "
-                    "random-init network as the features learn to tell digits apart without a label (raw "
-                    "pixels stay ahead on such clean images: that is the bar).",
+        description="SimCLR on handwritten digits, each at its own scale and place, with the small ConvNet, about "
+                    "3 minutes: the features learn to tell digits apart wherever they sit, without a label, and "
+                    "kNN climbs above raw pixels (which only match digits in the same place) and far above the "
+                    "random-init network (bench/lessons.py: 0.75 against 0.62 and 0.20).",
         lesson="What the features encode",
-        config=TrainConfig(method="simclr", data="digits", backbone="vit:dim=96,depth=4,heads=3,patch=4",
-                           batch_size=128, minutes=3, eval_every=50),
+        config=TrainConfig(method="simclr", data="digits:place=random", backbone="cnn", batch_size=128, lr=2e-3,
+                           warmup=0.02, minutes=3, eval_every=50),
     ),
     "dino-shapes": dict(
         description="DINO on 32 px shapes with a small ViT, about 4 minutes; watch the attention emerge.",

@@ -29,6 +29,22 @@ def test_digits_split_and_upscale():
     assert small.images.shape == (100, 3, 8, 8) and small.labels.bincount().min() >= 9
 
 
+def test_digits_placed_at_random_move_and_scale_each_digit_the_same_way_every_time():
+    centred, placed = load_data("digits", limit=200), load_data("digits:place=random", limit=200)
+    assert placed.images.shape == centred.images.shape and torch.equal(placed.labels, centred.labels)
+    ink = placed.images[:, 0] > 64
+    rows, cols = ink.any(2), ink.any(1)  # (N, 32): which rows / columns hold ink
+    top = rows.float().argmax(1)
+    left = cols.float().argmax(1)
+    assert top.unique().numel() > 5 and left.unique().numel() > 5  # the digits sit in many places
+    assert (rows.sum(1).float().std() > 1) and rows.sum(1).max() <= round(0.8 * 32)  # at many scales, within 80%
+    few = load_data("digits:place=random", limit=20)  # a digit's place does not depend on what else is loaded
+    same = [placed.names.index(n) for n in few.names]
+    assert torch.equal(placed.images[same], few.images)
+    with pytest.raises(UserError, match="place"):
+        load_data("digits:place=left")
+
+
 def test_photos_are_bundled_and_unlabelled():
     d = load_data("photos")
     assert len(d) >= 8 and d.images.shape[1:] == (3, 224, 224) and not d.labelled and d.class_names == []

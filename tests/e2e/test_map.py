@@ -172,7 +172,7 @@ def test_lesson_five_opens_the_map_of_its_preset(page, server):
     assert_no_exception(page)
     title = page.evaluate(f"() => document.querySelector('{PLOT}')._fullLayout.title.text")
     assert "UMAP of digits-lesson · step 2" in title, title  # plotly's title may come wrapped in <b>
-    assert "digits" in page.get_by_text("Mapped").first.inner_text()
+    assert "digits:place=random" in page.get_by_text("Mapped").first.inner_text()  # the data the preset trains on
 
 
 def test_no_hover_picture_stays_over_the_gallery_after_a_rerun(page, server, run):
