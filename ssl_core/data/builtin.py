@@ -84,16 +84,13 @@ def _classes(text: str) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _place(text: str) -> str:
-    if text not in DIGIT_PLACES:
-        raise ValueError(text)
-    return text
-
-
-def _scene(text: str) -> str:
-    if text not in shapes.SCENES:
-        raise ValueError(text)
-    return text
+def _one_of(values: tuple[str, ...]) -> Callable[[str], str]:
+    """The parser of an option that takes one of `values`."""
+    def parse(text: str) -> str:
+        if text not in values:
+            raise ValueError(text)
+        return text
+    return parse
 
 
 def _correlate(text: str) -> str:
@@ -179,9 +176,9 @@ BUILTINS = {
         "n_objects=1-4, correlate=color@0.9, classes=circle+triangle, conflict=1)",
         build_shapes, 32,
         {"n": _natural, "n_test": _natural, "seed": _natural, "n_objects": _objects, "correlate": _correlate,
-         "classes": _classes, "conflict": _natural, "scene": _scene}, sizes=(32, 224)),
+         "classes": _classes, "conflict": _natural, "scene": _one_of(shapes.SCENES)}, sizes=(32, 224)),
     "digits": Builtin("scikit-learn's 1,797 handwritten digits (8x8, upscaled), 10 classes (option: place=random "
-                      "scales and moves each digit on its canvas)", build_digits, 32, {"place": _place}),
+                      "scales and moves each digit on its canvas)", build_digits, 32, {"place": _one_of(DIGIT_PLACES)}),
     "photos": Builtin("scikit-image's nine bundled colour photographs, unlabelled (for the Look page)",
                       build_photos, 224),
 }
