@@ -1,7 +1,8 @@
 """A class on one server: N real Chromium sessions against one real `streamlit run` server.
 
 Each session opens Look on the shipped model and the built-in photo, clicks `--clicks` patches (timing each
-click until the page's "Mask: ..." line changes), goes to Home and back to Look, and every `--train-every`-th
+click until the page's "Mask: ..." line changes), goes to Home and back to Look through the sidebar's links
+(`--reload`: by loading their addresses, the whole frontend again), and every `--train-every`-th
 session starts the smoke preset on Train. Sessions start together, each in its own browser context (its own
 Streamlit session and cookies), dealt over `--browsers` Chromium processes.
 
@@ -126,6 +127,17 @@ async def goto(page, url: str) -> float:
     return time.perf_counter() - t
 
 
+async def switch(page, href: str, title: str) -> float:
+    """Go to another page as a student does, through the sidebar's link: the app stays loaded and only the new
+    page's script runs (the `page.goto` above loads the whole frontend again, as typing an address does)."""
+    t = time.perf_counter()
+    await page.locator(f'[data-testid="stSidebarNav"] a[href="{href}"]').click()
+    await page.wait_for_function("([t]) => document.querySelector('[data-testid=\"stMain\"] h1')?.innerText"
+                                 ".startsWith(t)", arg=[title], polling=50)
+    await idle(page)
+    return time.perf_counter() - t
+
+
 async def errors(page) -> list[str]:
     found = await page.locator('[data-testid="stException"]').all_inner_texts()
     found += await page.locator('[data-testid="stAlert"]').filter(has_text="Unexpected error").all_inner_texts()
@@ -141,7 +153,8 @@ async def renderer_time(cdp) -> dict[str, float]:
     return {k: metrics.get(k, 0.0) for k in RENDERER}
 
 
-async def session(browser, url: str, i: int, clicks: int, train: bool, out: dict, loaded=None, think: float = 0):
+async def session(browser, url: str, i: int, clicks: int, train: bool, out: dict, loaded=None, think: float = 0,
+                  reload: bool = False):
     ctx = await browser.new_context(viewport={"width": 1400, "height": 1600})
     page = await ctx.new_page()
     page.set_default_timeout(120_000)
@@ -170,8 +183,12 @@ async def session(browser, url: str, i: int, clicks: int, train: bool, out: dict
         end = await renderer_time(cdp)
         out["renderer"].append({k: (end[k] - start[k]) / clicks for k in RENDERER})
         out["errors"] += await errors(page)
-        out["loads"].append(await goto(page, url))
-        out["loads"].append(await goto(page, f"{url}/look"))
+        if reload:
+            out["loads"].append(await goto(page, url))
+            out["loads"].append(await goto(page, f"{url}/look"))
+        else:
+            out["switches"].append(await switch(page, f"{url}/", "SSL Lab"))
+            out["switches"].append(await switch(page, f"{url}/look", "Look"))
         out["errors"] += await errors(page)
         if train:
             out["loads"].append(await goto(page, f"{url}/train?preset=smoke"))
@@ -187,10 +204,10 @@ async def session(browser, url: str, i: int, clicks: int, train: bool, out: dict
 
 
 async def load(url: str, sessions: int, clicks: int, train_every: int, server_pid: int, browsers: int,
-               nice: int = 0, together: bool = False, think: float = 0) -> dict:
+               nice: int = 0, together: bool = False, think: float = 0, reload: bool = False) -> dict:
     from playwright.async_api import async_playwright
 
-    out = {"clicks": [], "first": [], "loads": [], "errors": [], "renderer": []}
+    out = {"clicks": [], "first": [], "loads": [], "switches": [], "errors": [], "renderer": []}
     async with async_playwright() as p:
         pool = [await p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS + FOREGROUND)
                 for _ in range(browsers)]
@@ -199,7 +216,7 @@ async def load(url: str, sessions: int, clicks: int, train_every: int, server_pi
         meter, t0 = Meter(server_pid, nice), time.perf_counter()
         loaded = asyncio.Barrier(sessions) if together else None
         await asyncio.gather(*(session(pool[i % browsers], url, i, clicks, train_every > 0 and i % train_every == 0,
-                                       out, loaded, think) for i in range(sessions)))
+                                       out, loaded, think, reload) for i in range(sessions)))
         out["wall"], out["cpu"], out["peak_rss"] = time.perf_counter() - t0, meter.stop(), meter.peak
         for b in pool:
             await b.close()
@@ -223,10 +240,13 @@ def main() -> None:
                     help="every session opens Look, then all click at once (no page load overlaps the clicks)")
     ap.add_argument("--think", type=float, default=0,
                     help="seconds a session pauses before each click, on average (0: clicks back to back)")
+    ap.add_argument("--reload", action="store_true",
+                    help="go to Home and back by loading each page's address (the whole frontend again), not "
+                         "through the sidebar's links")
     args = ap.parse_args()
     with serving(Path(tempfile.mkdtemp(prefix="load-bench-"))) as server:
         r = asyncio.run(load(server["url"], args.sessions, args.clicks, args.train_every, server["pid"],
-                             max(1, args.browsers), args.browser_nice, args.together, args.think))
+                             max(1, args.browsers), args.browser_nice, args.together, args.think, args.reload))
     print(f"machine: {os.cpu_count()} cores; {args.sessions} sessions x {args.clicks} clicks in {args.browsers} "
           f"Chromium(s) at niceness {args.browser_nice}{', clicking together' if args.together else ''}, {f'about {args.think:g} s between clicks' if args.think else 'clicking back to back'}, a run started by every {args.train_every or 'no'}-th session; "
           f"wall {r['wall']:.1f} s")
@@ -238,6 +258,9 @@ def main() -> None:
               f"p95 {pct(r['first'], 95):.2f} s")
     if r["loads"]:
         print(f"page loads ({len(r['loads'])}): p50 {statistics.median(r['loads']):.2f} s, max {max(r['loads']):.2f} s")
+    if r["switches"]:
+        print(f"page switches through the sidebar ({len(r['switches'])}): p50 {statistics.median(r['switches']):.2f} s, "
+              f"max {max(r['switches']):.2f} s")
     if r["renderer"]:
         per = {k: statistics.mean(x[k] for x in r["renderer"]) * 1000 for k in RENDERER}
         print(f"renderer main thread per click (mean of {len(r['renderer'])} sessions, page loads apart): "

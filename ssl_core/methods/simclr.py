@@ -19,22 +19,24 @@ class SimCLR(Method):
         "proj_hidden": "Width of the projection head's hidden layer.",
         "proj_dim": "Size of the projected embedding the loss compares.",
         "color_strength": "Colour-jitter strength s of the paper (brightness/contrast/saturation 0.8s, hue 0.2s).",
+        "min_scale": "Smallest area of the random resized crop, as a fraction of the image (the paper: 0.08).",
         "negatives": "Negatives per anchor (empty = all 2N-2 in the batch); 0 keeps only the pull between "
                      "the two views, and nothing prevents collapse.",
     }
-    param_checks = {"temperature": POSITIVE, "proj_hidden": AT_LEAST_ONE, "proj_dim": AT_LEAST_ONE, "color_strength": NON_NEGATIVE, "negatives": NON_NEGATIVE}
+    param_checks = {"temperature": POSITIVE, "proj_hidden": AT_LEAST_ONE, "proj_dim": AT_LEAST_ONE, "color_strength": NON_NEGATIVE,
+                    "min_scale": (lambda v: 0 < v <= 1, "must be in (0, 1]"), "negatives": NON_NEGATIVE}
 
     def __init__(self, backbone, temperature: float = 0.2, proj_hidden: int = 512, proj_dim: int = 128,
-                 color_strength: float = 0.5, negatives: int | None = None):
+                 color_strength: float = 0.5, min_scale: float = 0.08, negatives: int | None = None):
         super().__init__(backbone)
         self.temperature, self.negatives = temperature, negatives
         self.projector = mlp(backbone.embed_dim, proj_hidden, proj_dim, layers=2)
-        self.views = self.view_configs(backbone.img_size, color_strength)
+        self.views = self.view_configs(backbone.img_size, color_strength, min_scale)
 
     @classmethod
-    def view_configs(cls, size, color_strength: float = 0.5):
+    def view_configs(cls, size, color_strength: float = 0.5, min_scale: float = 0.08):
         s = color_strength
-        view = ViewConfig(size=size, scale=(0.08, 1.0), brightness=0.8 * s, contrast=0.8 * s, saturation=0.8 * s,
+        view = ViewConfig(size=size, scale=(min_scale, 1.0), brightness=0.8 * s, contrast=0.8 * s, saturation=0.8 * s,
                           hue=0.2 * s, gray_p=0.2, blur_p=0.5 if size >= 96 else 0.0)
         return {"view 1": view, "view 2": view}
 

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from ssl_core.data import load_data
+from ssl_core.errors import UserError
 from ssl_core.methods import METHODS, build_method, method_params
 from ssl_core.methods.base import ema_momentum, ema_update
 from ssl_core.models import build_backbone
@@ -56,3 +57,11 @@ def test_dino_teacher_is_evaluated_and_not_trained():
     assert not any(p.requires_grad for p in method.teacher_backbone.parameters())
     assert all(k.startswith(method.backbone_prefix) or not k.startswith("teacher_backbone.")
                for k in method.state_dict())
+
+
+def test_simclr_min_scale_sets_both_views_crops():
+    method = build_method("simclr", build_backbone(ARCH, 32), {"min_scale": 0.5})
+    assert [v.scale for v in method.views.values()] == [(0.5, 1.0), (0.5, 1.0)]
+    assert build_method("simclr", build_backbone(ARCH, 32)).views["view 1"].scale == (0.08, 1.0)  # the paper's
+    with pytest.raises(UserError, match=r"simclr: min_scale = 0 must be in \(0, 1\]"):
+        build_method("simclr", build_backbone(ARCH, 32), {"min_scale": 0})
