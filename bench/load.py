@@ -153,8 +153,9 @@ async def renderer_time(cdp) -> dict[str, float]:
     return {k: metrics.get(k, 0.0) for k in RENDERER}
 
 
-async def session(browser, url: str, i: int, clicks: int, train: bool, out: dict, loaded=None, think: float = 0,
-                  reload: bool = False):
+async def session(browser, url: str, i: int, opts, out: dict, loaded=None):
+    """One student: `opts` is the command line (clicks, think, reload, train_every)."""
+    clicks, train = opts.clicks, opts.train_every > 0 and i % opts.train_every == 0
     ctx = await browser.new_context(viewport={"width": 1400, "height": 1600})
     page = await ctx.new_page()
     page.set_default_timeout(120_000)
@@ -170,8 +171,8 @@ async def session(browser, url: str, i: int, clicks: int, train: bool, out: dict
         before = await page.evaluate(MASK_LINE)
         start = await renderer_time(cdp)
         for c in range(clicks):
-            if think:
-                await asyncio.sleep(pause.uniform(think / 2, 3 * think / 2))
+            if opts.think:
+                await asyncio.sleep(pause.uniform(opts.think / 2, 3 * opts.think / 2))
             pt = await page.evaluate(PATCH_POINT, [CLICKABLE, (n // 2 + 7 * c + 3 * i) % n])
             t = time.perf_counter()
             await page.mouse.click(pt["x"], pt["y"])
@@ -183,7 +184,7 @@ async def session(browser, url: str, i: int, clicks: int, train: bool, out: dict
         end = await renderer_time(cdp)
         out["renderer"].append({k: (end[k] - start[k]) / clicks for k in RENDERER})
         out["errors"] += await errors(page)
-        if reload:
+        if opts.reload:
             out["loads"].append(await goto(page, url))
             out["loads"].append(await goto(page, f"{url}/look"))
         else:
@@ -203,8 +204,9 @@ async def session(browser, url: str, i: int, clicks: int, train: bool, out: dict
         await ctx.close()
 
 
-async def load(url: str, sessions: int, clicks: int, train_every: int, server_pid: int, browsers: int,
-               nice: int = 0, together: bool = False, think: float = 0, reload: bool = False) -> dict:
+async def load(url: str, server_pid: int, opts) -> dict:
+    """Every session of the command line `opts` against the server at `url`, measured."""
+    browsers, nice = max(1, opts.browsers), opts.browser_nice
     from playwright.async_api import async_playwright
 
     out = {"clicks": [], "first": [], "loads": [], "switches": [], "errors": [], "renderer": []}
@@ -214,9 +216,8 @@ async def load(url: str, sessions: int, clicks: int, train_every: int, server_pi
         if nice:
             renice_chromium(nice)
         meter, t0 = Meter(server_pid, nice), time.perf_counter()
-        loaded = asyncio.Barrier(sessions) if together else None
-        await asyncio.gather(*(session(pool[i % browsers], url, i, clicks, train_every > 0 and i % train_every == 0,
-                                       out, loaded, think, reload) for i in range(sessions)))
+        loaded = asyncio.Barrier(opts.sessions) if opts.together else None
+        await asyncio.gather(*(session(pool[i % browsers], url, i, opts, out, loaded) for i in range(opts.sessions)))
         out["wall"], out["cpu"], out["peak_rss"] = time.perf_counter() - t0, meter.stop(), meter.peak
         for b in pool:
             await b.close()
@@ -245,11 +246,11 @@ def main() -> None:
                          "through the sidebar's links")
     args = ap.parse_args()
     with serving(Path(tempfile.mkdtemp(prefix="load-bench-"))) as server:
-        r = asyncio.run(load(server["url"], args.sessions, args.clicks, args.train_every, server["pid"],
-                             max(1, args.browsers), args.browser_nice, args.together, args.think, args.reload))
+        r = asyncio.run(load(server["url"], server["pid"], args))
+    pace = f"about {args.think:g} s between clicks" if args.think else "clicking back to back"
     print(f"machine: {os.cpu_count()} cores; {args.sessions} sessions x {args.clicks} clicks in {args.browsers} "
-          f"Chromium(s) at niceness {args.browser_nice}{', clicking together' if args.together else ''}, {f'about {args.think:g} s between clicks' if args.think else 'clicking back to back'}, a run started by every {args.train_every or 'no'}-th session; "
-          f"wall {r['wall']:.1f} s")
+          f"Chromium(s) at niceness {args.browser_nice}{', clicking together' if args.together else ''}, {pace}, "
+          f"a run started by every {args.train_every or 'no'}-th session; wall {r['wall']:.1f} s")
     if r["clicks"]:
         print(f"click-to-mask (clicks after each session's first, {len(r['clicks'])}): p50 {statistics.median(r['clicks']):.2f} s, "
               f"p95 {pct(r['clicks'], 95):.2f} s, max {max(r['clicks']):.2f} s   target p95 <= 1.0 s")

@@ -1,7 +1,7 @@
 """python -m ssl_core <command>: the engine from the command line; every page of the app can be reproduced here.
 
 Each command is one function that reads like the recipe it runs; the engine does the work. Each imports
-the engine modules it needs when it runs, so `--help` answers at once (torch takes seconds to import).
+the engine modules that need torch when it runs, so `--help` answers at once (torch takes seconds to import).
 Bad input ends with one line on stderr ("error: ...") and exit status 2; never a traceback (set
 SSL_LAB_DEBUG=1 to see one). Long commands print progress on stderr.
 """
@@ -17,6 +17,8 @@ from pathlib import Path
 
 from ssl_core.errors import UserError
 from ssl_core.files import atomic_write
+from ssl_core.train.config import TrainConfig  # torch-free, as errors and files: --help stays instant
+from ssl_core.train.presets import PRESETS
 
 DATA_HELP = "a built-in dataset (shapes, digits, photos; options as shapes:n=2000) or a folder of images"
 DTYPE_HELP = "precision of the forward pass: fp32 (exact), bf16, or auto (bf16 where the hardware runs it fast)"
@@ -64,8 +66,6 @@ def _write_text(path, text: str) -> Path:
 # ---- train ------------------------------------------------------------------------------------
 
 def cmd_train(args) -> int:
-    from ssl_core.train.config import TrainConfig
-    from ssl_core.train.presets import PRESETS
     from ssl_core.train.trainer import Diverged, train
 
     out = Path(args.out)
@@ -422,7 +422,6 @@ def cmd_probe_factors(args) -> int:
 
 def cmd_sae_train(args) -> int:
     from ssl_core.sae.files import save_sae
-    from ssl_core.train.config import TrainConfig
     from ssl_core.train.trainer import Trainer
 
     if bool(args.features) == bool(args.checkpoint):
