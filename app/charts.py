@@ -98,6 +98,24 @@ def collapse(series: dict[str, list[dict]], key: str, title: str):
     return fig
 
 
+def _baselines(table: dict) -> list[tuple[str, float, str]]:
+    """The equal-budget table's baselines, measured by the same rule: (name, kNN, line style)."""
+    rows = table["rows"]
+    randoms = {r["backbone"]: r["random_k200"] for r in rows}  # each backbone has its own random-init twin
+    found = [("raw pixels", rows[0]["pixels_k200"], "dash"),
+             *((f"random-init {b}", v, "dashdot") for b, v in sorted(randoms.items())),
+             ("k-means features, no backprop", table.get("kmeans_k200"), "dot")]
+    return [b for b in found if b[1] is not None]
+
+
+def methods_summary(table: dict) -> str:
+    """The equal-budget table in one line: the best method, and the baselines beside it."""
+    best = max(table["rows"], key=lambda r: r["knn_k200"])
+    return (f"Best of {len(table['rows'])} methods ({table['budget']}): **{best['name']} ({best['backbone']}) "
+            f"{best['knn_k200']:.3f}** kNN top-1; beside it " +
+            ", ".join(f"{name} {value:.3f}" for name, value, _ in _baselines(table)) + ".")
+
+
 def methods_compared(table: dict):
     """The equal-budget table (bench/quality.py --lesson): kNN accuracy per method as bars, with the baselines
     measured by the same rule as lines across them."""
@@ -108,16 +126,12 @@ def methods_compared(table: dict):
     fig = go.Figure(go.Bar(x=[r["knn_k200"] for r in rows], y=labels, orientation="h", name="after training",
                            text=[f"{r['knn_k200']:.3f}" for r in rows], textposition="outside",
                            hovertext=[f"{r['steps']} steps, {r['images_per_s']:.0f} images/s" for r in rows]))
-    randoms = {r["backbone"]: r["random_k200"] for r in rows}  # each backbone has its own random-init twin
-    baselines = [("raw pixels", rows[0]["pixels_k200"], "dash"),
-                 *((f"random-init {b}", v, "dashdot") for b, v in sorted(randoms.items())),
-                 ("k-means features, no backprop", table.get("kmeans_k200"), "dot")]
+    baselines = _baselines(table)
     for name, value, dash in baselines:
-        if value is not None:
-            fig.add_trace(go.Scatter(x=[value, value], y=[labels[0], labels[-1]], mode="lines",
-                                     name=f"{name}: {value:.3f}", line=dict(dash=dash, color="grey")))
+        fig.add_trace(go.Scatter(x=[value, value], y=[labels[0], labels[-1]], mode="lines",
+                                 name=f"{name}: {value:.3f}", line=dict(dash=dash, color="grey")))
     fig.update_layout(title=dict(text=f"kNN accuracy on CIFAR-10 after {table['budget']}"),
                       height=140 + 34 * len(rows), margin=dict(l=10, r=10, t=45, b=10), xaxis_title="kNN top-1",
-                      xaxis_range=[0, 1.12 * max([r["knn_k200"] for r in rows] + [v for _, v, _ in baselines if v])],
+                      xaxis_range=[0, 1.12 * max([r["knn_k200"] for r in rows] + [v for _, v, _ in baselines])],
                       legend=dict(orientation="h", y=-0.2))
     return readable(fig)

@@ -153,6 +153,13 @@ async def renderer_time(cdp) -> dict[str, float]:
     return {k: metrics.get(k, 0.0) for k in RENDERER}
 
 
+def record(out: dict, kind: str, seconds: float) -> None:
+    """One timed event of a session: its duration under `kind`, and its span, to tell which clicks overlapped
+    another session's page load or switch."""
+    out[kind].append(seconds)
+    out["spans"].append((kind, time.perf_counter() - seconds, time.perf_counter()))
+
+
 async def session(browser, url: str, i: int, opts, out: dict, loaded=None):
     """One student: `opts` is the command line (clicks, think, reload, train_every)."""
     clicks, train = opts.clicks, opts.train_every > 0 and i % opts.train_every == 0
@@ -161,9 +168,10 @@ async def session(browser, url: str, i: int, opts, out: dict, loaded=None):
     page.set_default_timeout(120_000)
     pause = random.Random(i)
     try:
+        await asyncio.sleep(opts.arrive * i / opts.sessions)  # 0: the whole class at once
         cdp = await ctx.new_cdp_session(page)
         await cdp.send("Performance.enable")
-        out["loads"].append(await goto(page, f"{url}/look"))
+        record(out, "loads", await goto(page, f"{url}/look"))
         await page.locator(CLICKABLE).wait_for()
         if loaded is not None:  # --together: the whole class has Look open before anyone clicks
             await loaded.wait()
@@ -178,21 +186,24 @@ async def session(browser, url: str, i: int, opts, out: dict, loaded=None):
             await page.mouse.click(pt["x"], pt["y"])
             await page.wait_for_function(f"([b]) => {{ const t = ({MASK_LINE})(); return t !== '' && t !== b; }}",
                                          arg=[before], polling=50)
-            (out["first"] if c == 0 else out["clicks"]).append(time.perf_counter() - t)
+            record(out, "first" if c == 0 else "clicks", time.perf_counter() - t)
             await idle(page)
             before = await page.evaluate(MASK_LINE)
         end = await renderer_time(cdp)
         out["renderer"].append({k: (end[k] - start[k]) / clicks for k in RENDERER})
         out["errors"] += await errors(page)
         if opts.reload:
-            out["loads"].append(await goto(page, url))
-            out["loads"].append(await goto(page, f"{url}/look"))
+            record(out, "loads", await goto(page, url))
+            record(out, "loads", await goto(page, f"{url}/look"))
         else:
-            out["switches"].append(await switch(page, f"{url}/", "SSL Lab"))
-            out["switches"].append(await switch(page, f"{url}/look", "Look"))
+            for href, title in ((f"{url}/", "SSL Lab"), (f"{url}/look", "Look")):
+                start = await renderer_time(cdp)
+                record(out, "switches", await switch(page, href, title))
+                end = await renderer_time(cdp)
+                out["switch_renderer"].setdefault(title, []).append({k: end[k] - start[k] for k in RENDERER})
         out["errors"] += await errors(page)
         if train:
-            out["loads"].append(await goto(page, f"{url}/train?preset=smoke"))
+            record(out, "loads", await goto(page, f"{url}/train?preset=smoke"))
             await page.get_by_role("button", name="Start").click()
             await page.get_by_text("Run to watch").wait_for()
             out["errors"] += await errors(page)
@@ -209,7 +220,8 @@ async def load(url: str, server_pid: int, opts) -> dict:
     browsers, nice = max(1, opts.browsers), opts.browser_nice
     from playwright.async_api import async_playwright
 
-    out = {"clicks": [], "first": [], "loads": [], "switches": [], "errors": [], "renderer": []}
+    out = {"clicks": [], "first": [], "loads": [], "switches": [], "errors": [], "renderer": [], "switch_renderer": {},
+           "spans": []}
     async with async_playwright() as p:
         pool = [await p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS + FOREGROUND)
                 for _ in range(browsers)]
@@ -222,6 +234,23 @@ async def load(url: str, server_pid: int, opts) -> dict:
         for b in pool:
             await b.close()
     return out
+
+
+def by_overlap(spans: list[tuple[str, float, float]]) -> dict[bool, list[float]]:
+    """Click-to-mask times (after each session's first), split by whether another session was loading or
+    switching a page at the same time."""
+    pages = [(a, b) for kind, a, b in spans if kind in ("loads", "switches")]
+    split = {True: [], False: []}
+    for kind, a, b in spans:
+        if kind == "clicks":
+            split[any(a < pb and pa < b for pa, pb in pages)].append(b - a)
+    return split
+
+
+def renderer_summary(times: list[dict[str, float]]) -> str:
+    per = {k: statistics.mean(x[k] for x in times) * 1000 for k in RENDERER}
+    return (f"{per['TaskDuration']:.0f} ms, of which script {per['ScriptDuration']:.0f}, style "
+            f"{per['RecalcStyleDuration']:.0f}, layout {per['LayoutDuration']:.0f}")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -241,6 +270,8 @@ def main() -> None:
                     help="every session opens Look, then all click at once (no page load overlaps the clicks)")
     ap.add_argument("--think", type=float, default=0,
                     help="seconds a session pauses before each click, on average (0: clicks back to back)")
+    ap.add_argument("--arrive", type=float, default=0,
+                    help="seconds over which the sessions open Look, evenly spaced (0: all at the same moment)")
     ap.add_argument("--reload", action="store_true",
                     help="go to Home and back by loading each page's address (the whole frontend again), not "
                          "through the sidebar's links")
@@ -248,12 +279,17 @@ def main() -> None:
     with serving(Path(tempfile.mkdtemp(prefix="load-bench-"))) as server:
         r = asyncio.run(load(server["url"], server["pid"], args))
     pace = f"about {args.think:g} s between clicks" if args.think else "clicking back to back"
+    pace += f", arriving over {args.arrive:g} s" if args.arrive else ", arriving together"
     print(f"machine: {os.cpu_count()} cores; {args.sessions} sessions x {args.clicks} clicks in {args.browsers} "
           f"Chromium(s) at niceness {args.browser_nice}{', clicking together' if args.together else ''}, {pace}, "
           f"a run started by every {args.train_every or 'no'}-th session; wall {r['wall']:.1f} s")
     if r["clicks"]:
         print(f"click-to-mask (clicks after each session's first, {len(r['clicks'])}): p50 {statistics.median(r['clicks']):.2f} s, "
               f"p95 {pct(r['clicks'], 95):.2f} s, max {max(r['clicks']):.2f} s   target p95 <= 1.0 s")
+    for during, times in by_overlap(r["spans"]).items():
+        if times:
+            print(f"  {'while another session loaded or switched a page' if during else 'with no page load or switch'}"
+                  f" ({len(times)}): p50 {statistics.median(times):.2f} s, p95 {pct(times, 95):.2f} s")
     if r["first"]:
         print(f"first click of a session ({len(r['first'])}): p50 {statistics.median(r['first']):.2f} s, "
               f"p95 {pct(r['first'], 95):.2f} s")
@@ -263,10 +299,10 @@ def main() -> None:
         print(f"page switches through the sidebar ({len(r['switches'])}): p50 {statistics.median(r['switches']):.2f} s, "
               f"max {max(r['switches']):.2f} s")
     if r["renderer"]:
-        per = {k: statistics.mean(x[k] for x in r["renderer"]) * 1000 for k in RENDERER}
         print(f"renderer main thread per click (mean of {len(r['renderer'])} sessions, page loads apart): "
-              f"{per['TaskDuration']:.0f} ms, of which script {per['ScriptDuration']:.0f}, style "
-              f"{per['RecalcStyleDuration']:.0f}, layout {per['LayoutDuration']:.0f}")
+              + renderer_summary(r["renderer"]))
+    for title, times in r["switch_renderer"].items():
+        print(f"renderer main thread per switch to {title} (mean of {len(times)}): " + renderer_summary(times))
     print(f"errors: {len(r['errors'])}   target 0")
     for e in r["errors"][:10]:
         print(f"  {e}")

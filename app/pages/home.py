@@ -22,27 +22,25 @@ st.markdown(
 
 st.header("Lessons")
 for lesson in LESSONS:
+    page = lesson["page"].rsplit("/", 1)[-1].removesuffix(".py").capitalize()
     with st.container(border=True):
         st.subheader(lesson["title"])
-        st.markdown(f"**Goal.** {lesson['goal']}")
-        st.write(lesson["text"])
-        st.markdown(f"**Look for.** {lesson['look_for']}")
+        # One markdown element for the card's text: a class switches to Home often, and every element costs
+        # each browser its share of the frontend's work (bench/results/load.md).
+        st.markdown(f"**Goal.** {lesson['goal']}\n\n{lesson['text']}\n\n**Look for.** {lesson['look_for']}\n\n"
+                    f"**Question for the class.** {lesson['question']}")
         if lesson.get("chart"):
             if lesson["chart"].exists():
                 table = json.loads(lesson["chart"].read_text())
-                st.plotly_chart(charts.methods_compared(table), key=f"lesson_{lesson['key']}")
+                st.markdown(charts.methods_summary(table))
+                # On demand: a Plotly chart costs each browser about a second of its main thread on the way into
+                # Home and out of it again.
+                if st.toggle("Draw the chart", key=f"home_chart_{lesson['key']}"):
+                    st.plotly_chart(charts.methods_compared(table), key=f"lesson_{lesson['key']}")
                 st.caption(f"Measured {table['measured']} on a {table['machine']}: {table['protocol']}. "
                            f"`{table['command']}`")
             else:
                 st.info(f"Not measured on this install: `python bench/quality.py --methods all --backbone cnn "
                         f"--jobs 2 --minutes 3 --lesson {lesson['chart']}` draws it (about 40 minutes).")
-        st.markdown(f"**Question for the class.** {lesson['question']}")
-        cols = st.columns([1, 2])
-        with cols[0]:
-            st.page_link(
-                lesson["page"],
-                label=f"Open {lesson['page'].rsplit('/', 1)[-1].removesuffix('.py').capitalize()}",
-                icon=":material/arrow_forward:",
-                query_params=lesson["query"],
-            )
-        cols[1].caption(f"Opens with `{lesson['query']['preset']}`")
+        st.page_link(lesson["page"], label=f"Open {page} with {lesson['query']['preset']}",
+                     icon=":material/arrow_forward:", query_params=lesson["query"])

@@ -82,6 +82,11 @@ def test_the_methods_lesson_draws_its_measured_table_or_says_how_to_measure_it(t
     (tmp_path / "methods-compared.json").write_text(json.dumps(_table()))
     at = open_page()
     no_exception(at)
+    summary = next(m.value for m in at.markdown if m.value.startswith("Best of 2 methods"))
+    assert "**simclr (cnn) 0.450**" in summary and "raw pixels 0.350, random-init cnn 0.330" in summary
+    assert not at.get("plotly_chart")  # drawn on demand: Plotly costs every browser on its way through Home
+    at.toggle(key="home_chart_methods").set_value(True).run()
+    no_exception(at)
     chart = json.loads(at.get("plotly_chart")[0].proto.spec)
     bars = next(t for t in chart["data"] if t["type"] == "bar")
     assert bars["y"] == ["byol (cnn)", "simclr (cnn)"]  # lowest first: the best on top
