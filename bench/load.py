@@ -3,8 +3,8 @@
 Each session opens Look on the shipped model and the built-in photo, clicks `--clicks` patches (timing each
 click until the page's "Mask: ..." line changes), goes to Home and back to Look through the sidebar's links
 (`--reload`: by loading their addresses, the whole frontend again), and every `--train-every`-th
-session starts the smoke preset on Train. Sessions start together, each in its own browser context (its own
-Streamlit session and cookies), dealt over `--browsers` Chromium processes.
+session starts the smoke preset on Train. Sessions start together (`--arrive S`: evenly over S seconds), each in
+its own browser context (its own Streamlit session and cookies), dealt over `--browsers` Chromium processes.
 
 Prints p50/p95 click-to-mask latency over every click of every session (the first click of each session
 apart: it may pay for the feature extraction), page-load times, errors (exceptions, "Unexpected error"
