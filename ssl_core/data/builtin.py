@@ -40,7 +40,7 @@ def build_shapes(split: str, size: int, limit: int | None, n: int = 5000, n_test
                  scene: str = "cluttered") -> ImageData:
     """Scenes 0..count-1 of the split (count = n, or n_test = n // 5 for test; `limit` keeps the first:
     scenes are independent draws, so the first ones are already a fair sample). `scene=easy` is one large
-    object on a plain background (see shapes.py), cluttered (the default) one to four on any background."""
+    solid object on a plain background (see shapes.py), cluttered (the default) one to four on any background."""
     if scene == "easy" and n_objects not in (None, (1, 1)):
         raise UserError("shapes: scene=easy draws one object a scene: leave out n_objects (or use scene=cluttered)")
     n_objects = n_objects or (1, 4)
@@ -172,7 +172,7 @@ def build_photos(split: str, size: int, limit: int | None) -> ImageData:
 BUILTINS = {
     "shapes": Builtin(
         "Procedural scenes of 1-4 textured shapes with masks and factors; label = the main shape "
-        "(options: n, n_test, size, seed, scene=easy (one large shape on a plain background) or cluttered, "
+        "(options: n, n_test, size, seed, scene=easy (one large solid shape on a plain background) or cluttered, "
         "n_objects=1-4, correlate=color@0.9, classes=circle+triangle, conflict=1)",
         build_shapes, 32,
         {"n": _natural, "n_test": _natural, "seed": _natural, "n_objects": _objects, "correlate": _correlate,

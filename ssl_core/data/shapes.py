@@ -11,9 +11,13 @@ occluded, and the others are drawn at 40-75% of its radius, so it is also the la
 
 Two settings (`scene`): "cluttered" (the default and the hard one: one to four objects of three sizes
 anywhere, on plain, gradient, noise or striped backgrounds) and "easy", the classroom's first scenes: one
-large object (EASY_RADIUS, its diameter about 70% of the side) near the centre on a plain background, so a
-few CPU minutes of training are enough to learn shape. Both draw the same random stream, so scene i of
-each setting has the same shape, colour, texture and rotation.
+large solid object (EASY_RADIUS, its diameter about 70% of the side) near the centre on a plain background,
+so a few CPU minutes of training are enough to learn shape. Solid, because a texture is the easier feature:
+SimCLR's instance discrimination learns it and colour first and shape barely (a linear probe on its
+features after 3 minutes on textured easy scenes read texture at 0.96, shape at 0.44; bench/results/
+lessons.md), the feature suppression of Chen, Luo and Li, "Intriguing Properties of Contrastive Losses",
+NeurIPS 2021. Both settings draw the same random stream, so scene i of each has the same shape, colour and
+rotation.
 """
 
 import functools
@@ -183,8 +187,8 @@ def render_scene(index: int, size: int, seed: int = 0, correlate=None, n_objects
     random draws happen whatever `correlate` is, so changing it changes only the tied factors.
     `classes` names the shapes the main object can take, in label order (the shortcut studies use two);
     with `conflict`, a tied factor shows the value tied to another label ((label + 1) mod K) instead:
-    the shortcut lies. `scene="easy"` draws one large object on a plain background (see the module
-    docstring): its size and background factors are then always "large" and "plain".
+    the shortcut lies. `scene="easy"` draws one large solid object on a plain background (see the module
+    docstring): its size, background and texture factors are then always "large", "plain" and "solid".
     """
     if scene not in SCENES:
         raise ValueError(f"unknown scene {scene!r}: use {' or '.join(SCENES)}")
@@ -206,7 +210,7 @@ def render_scene(index: int, size: int, seed: int = 0, correlate=None, n_objects
     bg = {"c1": rng.uniform(15, 115, 3), "c2": rng.uniform(15, 115, 3), "angle": rng.uniform(0, 2 * math.pi),
           "freq": rng.uniform(3, 8), "grid": rng.random((8, 8))}  # muted colours, so objects stand out
     if easy:
-        value.update(size="large", background="plain")
+        value.update(size="large", background="plain", texture="solid")
 
     radius = (EASY_RADIUS if easy else SIZES[value["size"]]) * rng.uniform(0.9, 1.1)
     objects = [_place(rng, classes[label], value["color"], value["texture"], value["size"], radius, radius, 1 - radius)]
