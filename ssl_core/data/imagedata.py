@@ -37,6 +37,7 @@ class ImageData:
     skipped: int = 0  # unreadable files skipped while decoding
     source: str = ""  # the spec it came from
     available: int = 0  # folders: how many images the split holds, before a `limit` took some
+    key: str = ""  # what the pixels depend on (the data cache's key): names this data in the feature cache
 
     def __len__(self) -> int:
         return len(self.labels)

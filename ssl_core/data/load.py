@@ -65,8 +65,10 @@ def load_data(spec: str, split: str = "train", size: int | None = None, limit: i
     options.pop("size", None)
     _check_size(size, b.sizes, name)
     if split == "all" and name != "photos":  # the photos' two splits are the same nine pictures
-        both = ImageData.concat([load_data(spec, s, size) for s in ("train", "test")])
+        parts = [load_data(spec, s, size) for s in ("train", "test")]
+        both = ImageData.concat(parts)
         data = both if limit is None or limit >= len(both) else both.subset(balanced_pick(both.labels, limit))
+        data.key = cache_key("all", *(p.key for p in parts), limit)
     else:
         split = "train" if split == "all" else split
         key = cache_key("builtin", name, sorted(options.items()), split, size, limit)

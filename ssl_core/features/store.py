@@ -8,9 +8,9 @@ A feature file is one `.safetensors` file:
   `vocab` ({factor: its values}) and `source`: the checkpoint's file name and SHA-1 (or "random-init"),
   its arch, the data spec, split and limit, the layer, the dtype, the input size and the images used.
 
-The cache holds one file per (model content, data, split, limit, layer, token kind, precision), so the
-same question never runs the model twice, and a retrained checkpoint at the same path is never served
-stale features. `python -m ssl_core features` writes the same layout.
+The cache holds one file per (model content, data content, layer, token kind, precision), so the same
+question never runs the model twice, and neither a retrained checkpoint at the same path nor an edited image
+folder is ever served stale features. `python -m ssl_core features` writes the same layout.
 """
 
 import hashlib
@@ -129,7 +129,10 @@ def dataset_features(checkpoint, data: str, split: str = "train", limit: int | N
     dev = pick_device(device)
     bf16 = use_bf16(dtype, dev)
     identity = ["random-init", meta["arch"]] if random_init_twin else [file_digest(checkpoint)]
-    keys = {t: _entry([*identity, data, split, limit, layer, t, bf16]) for t in tokens}
+    # The data first (from its own disk cache, cheap): its key says what the pixels are, so an edited folder or a
+    # changed built-in is never served the features of the images it held before.
+    images = load_data(data, split, meta["arch"].get("img_size"), limit)
+    keys = {t: _entry([*identity, images.key, layer, t, bf16]) for t in tokens}
     found = {}
     for t, path in keys.items():
         if path.exists():
@@ -142,7 +145,6 @@ def dataset_features(checkpoint, data: str, split: str = "train", limit: int | N
         model, meta = load_model(checkpoint, dev)
         if random_init_twin:
             model = random_init(meta["arch"]).to(dev)
-        images = load_data(data, split, meta["arch"].get("img_size"), limit)
         out = extract(model, images.images, meta["normalization"], tokens=missing, layer=layer, device=dev, bf16=bf16,
                       progress=progress)
         source = {"checkpoint": checkpoint.name, "sha1": identity[0] if not random_init_twin else "random-init",

@@ -79,3 +79,15 @@ def test_a_folder_is_read_whole_by_default(tmp_path):
     _, path = checkpoint(tmp_path)
     f = dataset_features(path, str(tmp_path / "pics"), split="all")
     assert len(f) == 20 and f.source["images"] == 20
+
+
+def test_an_edited_folder_is_never_served_the_features_of_its_old_images(tmp_path):
+    folder = tmp_path / "pics"
+    for i in range(6):
+        write_image(folder / f"{i}.png", size=(32, 32), color=(40 * i, 30, 30))
+    _, path = checkpoint(tmp_path)
+    before = [dataset_features(path, str(folder), split="all", random_init_twin=twin)["cls"] for twin in (False, True)]
+    write_image(folder / "0.png", size=(32, 32), color=(250, 250, 250))  # same name, new pixels
+    after = [dataset_features(path, str(folder), split="all", random_init_twin=twin)["cls"] for twin in (False, True)]
+    for b, a in zip(before, after, strict=True):
+        assert not torch.allclose(b[0], a[0]) and torch.allclose(b[1:], a[1:])
