@@ -220,8 +220,8 @@ async def load(url: str, server_pid: int, opts) -> dict:
     browsers, nice = max(1, opts.browsers), opts.browser_nice
     from playwright.async_api import async_playwright
 
-    out = {"clicks": [], "first": [], "loads": [], "switches": [], "errors": [], "renderer": [], "switch_renderer": {},
-           "spans": []}
+    out = {"clicks": [], "first": [], "loads": [], "switches": [], "errors": [], "renderer": [], "spans": [],
+           "switch_renderer": {}}
     async with async_playwright() as p:
         pool = [await p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS + FOREGROUND)
                 for _ in range(browsers)]
@@ -287,9 +287,9 @@ def main() -> None:
         print(f"click-to-mask (clicks after each session's first, {len(r['clicks'])}): p50 {statistics.median(r['clicks']):.2f} s, "
               f"p95 {pct(r['clicks'], 95):.2f} s, max {max(r['clicks']):.2f} s   target p95 <= 1.0 s")
     for during, times in by_overlap(r["spans"]).items():
+        when = "while another session loaded or switched a page" if during else "with no page load or switch"
         if times:
-            print(f"  {'while another session loaded or switched a page' if during else 'with no page load or switch'}"
-                  f" ({len(times)}): p50 {statistics.median(times):.2f} s, p95 {pct(times, 95):.2f} s")
+            print(f"  {when} ({len(times)}): p50 {statistics.median(times):.2f} s, p95 {pct(times, 95):.2f} s")
     if r["first"]:
         print(f"first click of a session ({len(r['first'])}): p50 {statistics.median(r['first']):.2f} s, "
               f"p95 {pct(r['first'], 95):.2f} s")

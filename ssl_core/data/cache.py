@@ -22,7 +22,7 @@ from ssl_core.data.images import decode, decode_mask
 from ssl_core.errors import UserError
 from ssl_core.files import atomic_write
 
-VERSION = 3  # bump when decoding or a built-in changes, so old cache files are ignored (2: size guard; 3: easy scenes solid)
+VERSION = 3  # bump when decoding or a built-in changes, so old cache files are ignored (3: easy scenes are solid)
 WORKERS = 4  # PIL releases the GIL while decoding, so threads overlap well even on 2 cores
 GB = 1 << 30
 FIELDS = ("images", "labels", "class_names", "names", "masks", "semantic", "factors", "skipped")
