@@ -156,8 +156,9 @@ async def renderer_time(cdp) -> dict[str, float]:
 def record(out: dict, kind: str, seconds: float) -> None:
     """One timed event of a session: its duration under `kind`, and its span, to tell which clicks overlapped
     another session's page load or switch."""
+    now = time.perf_counter()
     out[kind].append(seconds)
-    out["spans"].append((kind, time.perf_counter() - seconds, time.perf_counter()))
+    out["spans"].append((kind, now - seconds, now))
 
 
 async def session(browser, url: str, i: int, opts, out: dict, loaded=None):
