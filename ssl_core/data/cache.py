@@ -45,14 +45,13 @@ def cached(key: str, build) -> ImageData:
     """
     path = cache_dir() / f"{key}.pt"
     data = _read(path) if path.exists() else None
-    if data is None:
-        data = build()
-        _write(path, _pack(data))
+    if data is not None:
         _touch(path)
-        evict(cache_dir(), limit_bytes())
-    else:
-        _touch(path)
-    data.key = key
+        return data
+    data = build()
+    _write(path, _pack(data))
+    _touch(path)
+    evict(cache_dir(), limit_bytes())
     return data
 
 

@@ -154,8 +154,9 @@ def default_size(root: str, first: str) -> int:
         return 224
 
 
-def load_folder(folder: str, split: str, size: int | None = None, limit: int | None = None) -> ImageData:
-    """Decode the `split` of an image folder at `size` px (cached on disk after the first time)."""
+def folder_plan(folder: str, split: str, size: int | None = None, limit: int | None = None):
+    """(key, load) of the `split` of an image folder at `size` px: the cache key names its content (every file's
+    path, mtime and size; nothing decoded yet), and `load()` decodes it (cached on disk after the first time)."""
     root = os.path.realpath(os.path.expanduser(folder))
     listing = scan_folder(root, split)
     size = size or default_size(root, listing.first)
@@ -165,9 +166,13 @@ def load_folder(folder: str, split: str, size: int | None = None, limit: int | N
     stamps = [(f, (st := os.stat(os.path.join(root, f))).st_mtime_ns, st.st_size)
               for f in listing.files + (listing.masks or [])]
     key = cache_key("folder", root, split, size, limit, stamps)
-    data = cached(key, lambda: _decode(listing, size))
-    data.source, data.available = folder, available
-    return data
+
+    def load() -> ImageData:
+        data = cached(key, lambda: _decode(listing, size))
+        data.available = available
+        return data
+
+    return key, load
 
 
 def _decode(ls: Listing, size: int) -> ImageData:

@@ -2,7 +2,7 @@
 
 from ssl_core.data.builtin import BUILTINS
 from ssl_core.data.cache import cache_key, cached
-from ssl_core.data.folder import load_folder
+from ssl_core.data.folder import folder_plan
 from ssl_core.data.imagedata import ImageData, balanced_pick
 from ssl_core.errors import UserError
 
@@ -38,6 +38,20 @@ def load_data(spec: str, split: str = "train", size: int | None = None, limit: i
     or an image folder. `split` is train, test (or val) or all: every image, train then test (a folder
     without split folders is then read whole). `limit` keeps a fixed, class-balanced subset.
     """
+    key, load = _plan(spec, split, size, limit)
+    data = load()
+    data.key, data.source = key, spec
+    return data
+
+
+def data_key(spec: str, split: str = "train", size: int | None = None, limit: int | None = None) -> str:
+    """What `load_data` with these arguments returns, named by its content (a folder's every file path, mtime
+    and size; a built-in's options and generator version), without decoding or reading any image."""
+    return _plan(spec, split, size, limit)[0]
+
+
+def _plan(spec: str, split: str, size: int | None, limit: int | None):
+    """(key, load): the content's name, and the function that loads it."""
     if split not in SPLITS:
         raise UserError(f"unknown split {split!r}: use train, test or all")
     split = SPLITS[split]
@@ -48,7 +62,7 @@ def load_data(spec: str, split: str = "train", size: int | None = None, limit: i
         if not name:
             raise UserError(f"no dataset given: use a folder path or one of {', '.join(BUILTINS)}")
         _check_size(size, (8, 1024), "images")
-        return load_folder(name, split, size, limit)
+        return folder_plan(name, split, size, limit)
 
     b = BUILTINS[name]
     options = {}
@@ -65,16 +79,16 @@ def load_data(spec: str, split: str = "train", size: int | None = None, limit: i
     options.pop("size", None)
     _check_size(size, b.sizes, name)
     if split == "all" and name != "photos":  # the photos' two splits are the same nine pictures
-        parts = [load_data(spec, s, size) for s in ("train", "test")]
-        both = ImageData.concat(parts)
-        data = both if limit is None or limit >= len(both) else both.subset(balanced_pick(both.labels, limit))
-        data.key = cache_key("all", *(p.key for p in parts), limit)
-    else:
-        split = "train" if split == "all" else split
-        key = cache_key("builtin", name, sorted(options.items()), split, size, limit)
-        data = cached(key, lambda: b.build(split=split, size=size, limit=limit, **options))
-    data.source = spec
-    return data
+        parts = [_plan(spec, s, size, None) for s in ("train", "test")]
+
+        def load_both() -> ImageData:
+            both = ImageData.concat([load() for _, load in parts])
+            return both if limit is None or limit >= len(both) else both.subset(balanced_pick(both.labels, limit))
+
+        return cache_key("all", *(k for k, _ in parts), limit), load_both
+    split = "train" if split == "all" else split
+    key = cache_key("builtin", name, sorted(options.items()), split, size, limit)
+    return key, lambda: cached(key, lambda: b.build(split=split, size=size, limit=limit, **options))
 
 
 def _check_size(size: int | None, bounds: tuple[int, int], what: str) -> None:

@@ -22,7 +22,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from ssl_core.data import load_data
+from ssl_core.data import data_key, load_data
 from ssl_core.data.cache import cache_dir
 from ssl_core.devices import pick_device, use_bf16
 from ssl_core.errors import UserError
@@ -129,10 +129,10 @@ def dataset_features(checkpoint, data: str, split: str = "train", limit: int | N
     dev = pick_device(device)
     bf16 = use_bf16(dtype, dev)
     identity = ["random-init", meta["arch"]] if random_init_twin else [file_digest(checkpoint)]
-    # The data first (from its own disk cache, cheap): its key says what the pixels are, so an edited folder or a
-    # changed built-in is never served the features of the images it held before.
-    images = load_data(data, split, meta["arch"].get("img_size"), limit)
-    keys = {t: _entry([*identity, images.key, layer, t, bf16]) for t in tokens}
+    # The data by its content, not its spec: an edited folder or a changed built-in is never served the features
+    # of the images it held before.
+    content = data_key(data, split, meta["arch"].get("img_size"), limit)
+    keys = {t: _entry([*identity, content, layer, t, bf16]) for t in tokens}
     found = {}
     for t, path in keys.items():
         if path.exists():
@@ -145,6 +145,7 @@ def dataset_features(checkpoint, data: str, split: str = "train", limit: int | N
         model, meta = load_model(checkpoint, dev)
         if random_init_twin:
             model = random_init(meta["arch"]).to(dev)
+        images = load_data(data, split, meta["arch"].get("img_size"), limit)
         out = extract(model, images.images, meta["normalization"], tokens=missing, layer=layer, device=dev, bf16=bf16,
                       progress=progress)
         source = {"checkpoint": checkpoint.name, "sha1": identity[0] if not random_init_twin else "random-init",

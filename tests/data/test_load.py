@@ -68,3 +68,19 @@ def test_limit_takes_a_class_balanced_subset():
     d = load_data("digits", limit=50)
     assert len(d) == 50 and d.labels.bincount(minlength=10).min() == 5
     assert torch.equal(load_data("digits", limit=50).images, d.images)
+
+
+def test_data_key_names_the_content_without_decoding_it(tmp_path, monkeypatch):
+    from ssl_core.data import data_key, folder
+    from tests.data.conftest import write_image
+
+    for i in range(4):
+        write_image(tmp_path / "pics" / f"{i}.png", size=(40, 40), color=(60 * i, 0, 0))
+    pics = str(tmp_path / "pics")
+    for spec, split in ((pics, "all"), ("shapes:n=20", "all"), ("shapes:n=20,scene=easy", "test"), ("digits", "train")):
+        assert data_key(spec, split, 32) == load_data(spec, split, 32).key
+    assert data_key("shapes:n=20", "train", 32) != data_key("shapes:n=20", "test", 32)
+    before = data_key(pics, "all", 32)
+    monkeypatch.setattr(folder, "_decode", lambda *a: pytest.fail("data_key decoded the folder"))
+    write_image(tmp_path / "pics" / "0.png", size=(40, 40), color=(0, 200, 0), fmt="PNG")  # same name, new pixels
+    assert data_key(pics, "all", 32) != before
