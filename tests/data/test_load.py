@@ -1,9 +1,10 @@
 import pytest
 import torch
 
-from ssl_core.data import builtin_names, load_data
+from ssl_core.data import builtin_names, data_key, folder, load_data
 from ssl_core.data.load import parse_spec
 from ssl_core.errors import UserError
+from tests.data.conftest import write_image
 
 
 def test_builtin_names_describe_each_dataset():
@@ -71,9 +72,6 @@ def test_limit_takes_a_class_balanced_subset():
 
 
 def test_data_key_names_the_content_without_decoding_it(tmp_path, monkeypatch):
-    from ssl_core.data import data_key, folder
-    from tests.data.conftest import write_image
-
     for i in range(4):
         write_image(tmp_path / "pics" / f"{i}.png", size=(40, 40), color=(60 * i, 0, 0))
     pics = str(tmp_path / "pics")
