@@ -38,20 +38,30 @@ def load_data(spec: str, split: str = "train", size: int | None = None, limit: i
     or an image folder. `split` is train, test (or val) or all: every image, train then test (a folder
     without split folders is then read whole). `limit` keeps a fixed, class-balanced subset.
     """
-    key, load = _plan(spec, split, size, limit)
-    data = load()
-    data.key, data.source = key, spec
-    return data
+    return data_plan(spec, split, size, limit)[1]()
 
 
 def data_key(spec: str, split: str = "train", size: int | None = None, limit: int | None = None) -> str:
     """What `load_data` with these arguments returns, named by its content (a folder's every file path, mtime
     and size; a built-in's options and generator version), without decoding or reading any image."""
-    return _plan(spec, split, size, limit)[0]
+    return data_plan(spec, split, size, limit)[0]
+
+
+def data_plan(spec: str, split: str = "train", size: int | None = None, limit: int | None = None):
+    """(key, load): `data_key` and the function that returns `load_data`, from one look at the data (a folder is
+    listed once), for a caller that may need either."""
+    key, load = _plan(spec, split, size, limit)
+
+    def loaded() -> ImageData:
+        data = load()
+        data.key, data.source = key, spec
+        return data
+
+    return key, loaded
 
 
 def _plan(spec: str, split: str, size: int | None, limit: int | None):
-    """(key, load): the content's name, and the function that loads it."""
+    """(key, load) of one dataset; `data_plan` stamps what `load` returns with its key and spec."""
     if split not in SPLITS:
         raise UserError(f"unknown split {split!r}: use train, test or all")
     split = SPLITS[split]

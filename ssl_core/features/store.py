@@ -22,7 +22,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from ssl_core.data import data_key, load_data
+from ssl_core.data import data_plan
 from ssl_core.data.cache import cache_dir
 from ssl_core.devices import pick_device, use_bf16
 from ssl_core.errors import UserError
@@ -131,7 +131,7 @@ def dataset_features(checkpoint, data: str, split: str = "train", limit: int | N
     identity = ["random-init", meta["arch"]] if random_init_twin else [file_digest(checkpoint)]
     # The data by its content, not its spec: an edited folder or a changed built-in is never served the features
     # of the images it held before.
-    content = data_key(data, split, meta["arch"].get("img_size"), limit)
+    content, load_images = data_plan(data, split, meta["arch"].get("img_size"), limit)
     keys = {t: _entry([*identity, content, layer, t, bf16]) for t in tokens}
     found = {}
     for t, path in keys.items():
@@ -145,7 +145,7 @@ def dataset_features(checkpoint, data: str, split: str = "train", limit: int | N
         model, meta = load_model(checkpoint, dev)
         if random_init_twin:
             model = random_init(meta["arch"]).to(dev)
-        images = load_data(data, split, meta["arch"].get("img_size"), limit)
+        images = load_images()
         out = extract(model, images.images, meta["normalization"], tokens=missing, layer=layer, device=dev, bf16=bf16,
                       progress=progress)
         source = {"checkpoint": checkpoint.name, "sha1": identity[0] if not random_init_twin else "random-init",
