@@ -15,6 +15,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from ssl_core.errors import UserError  # torch-free, as this module must stay
+
 MODEL = "current_model"  # str path to a checkpoint, or absent
 IMAGE = "current_image"  # dict(pixels=np.ndarray HxWx3 uint8, caption=str), or absent
 OWNER = "owner"
@@ -72,8 +74,7 @@ def may_control(run_dir) -> bool:
 
 def check_may_control(run_dir) -> None:
     """Only a run's owner, or the teacher, may stop, resume, download or delete it; one line otherwise."""
-    from ssl_core import runs
-    from ssl_core.errors import UserError
+    from ssl_core import runs  # not above: torch (see may_control)
 
     if not may_control(run_dir):
         who = runs.read_info(run_dir)["owner"]
@@ -106,7 +107,6 @@ def roots() -> list[Path]:
 def allowed(text: str) -> str:
     """The resolved path if it lies inside a shared root; else one line that says nothing about what is there
     (whether it exists or not, the answer is the same)."""
-    from ssl_core.errors import UserError
 
     p = Path(text.strip()).expanduser().resolve()
     if not any(p == r or r in p.parents for r in roots()):

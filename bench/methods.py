@@ -21,7 +21,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # run as `python bench/...`
+
+from ssl_core.methods import METHODS  # noqa: E402
+
 CIFAR = ROOT.parent / "shared" / "data" / "cifar10"
 
 # The same settings for every method (batch, learning rate, backbone), except the heads that would not
@@ -88,8 +91,6 @@ def table(dataset: str, results: list[dict], budget_s: float, backbone: str, knn
 
 
 def main():
-    from ssl_core.methods import METHODS
-
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--budget", type=float, default=60, help="seconds of training per method (default 60)")
     p.add_argument("--datasets", nargs="+", default=["shapes", "cifar10"], choices=list(DATASETS))
