@@ -15,7 +15,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ssl_core.errors import UserError  # torch-free, as this module must stay
+from ssl_core.errors import UserError
 
 MODEL = "current_model"  # str path to a checkpoint, or absent
 IMAGE = "current_image"  # dict(pixels=np.ndarray HxWx3 uint8, caption=str), or absent

@@ -19,7 +19,9 @@ def test_an_sae_run_is_launched_watched_stopped_and_resumed(tmp_path):
     ckpt = tiny_checkpoint(tmp_path / "m.safetensors")
     run = tmp_path / "runs" / "dict"
     runs.launch(run, config(ckpt, minutes=10), owner="ana")
-    wait_for(lambda: any("explained_variance" in m for m in runs.read_metrics(run)), what="an evaluation line")
+    # An evaluation after training steps (the one at step 0 comes before any step and its speed line)
+    wait_for(lambda: any("explained_variance" in m and m["step"] > 0 for m in runs.read_metrics(run)),
+             what="an evaluation line after training")
     assert runs.read_info(run)["kind"] == "sae" and runs.list_runs(tmp_path / "runs", kind="sae")[0].owner == "ana"
     row = next(m for m in runs.read_metrics(run) if "explained_variance" in m)
     assert {"l0", "dead_fraction", "pca_explained_variance"} <= set(row)
