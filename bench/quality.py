@@ -10,8 +10,8 @@ of Coates, Lee and Ng (2011), scored by the same kNN rule: the bar learnt withou
     python bench/quality.py --methods                # the k-means baseline alone
     python bench/quality.py --methods --presets ten-minutes --kmeans 0   # the ten-minute preset as it ships
 
-Every method trains with the same recipe (the ten-minutes preset's: batch 256, AdamW lr 2e-3, 2% warm-up then
-cosine) and its own defaults for its own hyper-parameters, on `--backbone`; the methods that mask patches
+Every method trains with the same recipe (the ten-minutes preset's optimiser: batch 256, AdamW lr 2e-3, 2% warm-up
+then cosine; not its 20 px views, which a ViT cannot take) and its own defaults for its own hyper-parameters, on `--backbone`; the methods that mask patches
 need a ViT and train on `--vit-backbone`. With `--jobs 2` two runs share the machine, each with one thread
 (OMP_NUM_THREADS=1): every row then had ten minutes of one core. Everything runs through the real CLI in
 subprocesses, exactly as a user would run it; the commands are printed so each figure can be reproduced.
@@ -39,7 +39,7 @@ from ssl_core.train.presets import PRESETS
 
 CIFAR = ROOT.parent / "shared" / "data" / "cifar10"
 # Options as {CLI flag or config key: value}; a method's SETTINGS replace the RECIPE's options they name.
-RECIPE = {"--batch-size": "256", "--lr": "2e-3", "warmup": "0.02"}  # the ten-minutes preset's
+RECIPE = {"--batch-size": "256", "--lr": "2e-3", "warmup": "0.02"}  # the ten-minutes preset's optimiser
 # Where a method's own defaults do not fit ten CPU minutes (see the note on the issue for the search).
 SETTINGS = {
     "dino": {"--batch-size": "128", "--lr": "1e-3", "out_dim": "2048", "n_local": "4", "momentum": "0.99"},

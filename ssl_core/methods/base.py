@@ -12,13 +12,14 @@ whose features are evaluated and exported; `backbone_prefix` names it inside `st
 says how its features become one embedding ("cls", or "mean" of the patch tokens).
 
 Methods draw their views through `self.augment` / `self.multi_crop`, so options every method shares
-(Batch Styles Standardization, `bss`) live here once; `build_method` sets them from the method args.
+(Batch Styles Standardization, `bss`; the views' size, `view_size`) live here once; `create` sets them from
+the method args.
 """
 
 import copy
 import inspect
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn as nn
@@ -40,7 +41,13 @@ MOMENTUM_DOC = "lower in runs too short to forget the random initialisation; 1 f
 COMMON_PARAMS = {
     "bss": (False, ("Batch Styles Standardization: give every image of a view batch one shared Fourier style, "
                     "so style cannot tell images apart (Scalbert et al., ICLR 2024).")),
+    "view_size": (None, ("Side of the training views in pixels (empty: the model's input size; local crops shrink in "
+                         "proportion). Smaller views make a step cheaper, and a ConvNet trained on random resized crops "
+                         "smaller than the test images reads the full-size images as well or better (FixRes: Touvron "
+                         "et al., NeurIPS 2019). ConvNets only: a ViT's patch grid is fixed.")),
 }
+COMMON_CHECKS = {"view_size": (lambda v: isinstance(v, int | float) and not isinstance(v, bool) and float(v).is_integer()
+                                and 8 <= v <= 1024, "must be a whole number of pixels from 8 to 1024")}
 
 
 def byol_views(size: int) -> dict[str, ViewConfig]:
@@ -76,6 +83,7 @@ class Method(nn.Module):
     mask_ratio = 0.0
     needs_vit = False
     bss = False  # see COMMON_PARAMS
+    view_size = None  # see COMMON_PARAMS
     adam_betas: tuple[float, float] | None = None  # AdamW's betas in the method's paper (None: PyTorch's)
     total_steps: int | None = None  # the run's budget in steps, once the trainer calls `set_budget`
 
@@ -99,13 +107,20 @@ class Method(nn.Module):
 
     def augment(self, images: torch.Tensor, view: ViewConfig, generator: torch.Generator) -> torch.Tensor:
         """One augmented view batch (`ssl_core.data.augment`), style-standardised when `bss` is on."""
-        x = augment(images, view, generator)
+        x = augment(images, self.sized(view), generator)
         return bss_normalized(x, generator=generator) if self.bss else x
 
     def multi_crop(self, images, global_cfg, local_cfg, n_local: int, generator) -> list[torch.Tensor]:
         """`ssl_core.data.multi_crop`; with `bss`, each view batch gets its own shared style."""
-        crops = multi_crop(images, global_cfg, local_cfg, n_local=n_local, generator=generator)
+        global_cfg = [self.sized(v) for v in global_cfg] if isinstance(global_cfg, list) else self.sized(global_cfg)
+        crops = multi_crop(images, global_cfg, self.sized(local_cfg), n_local=n_local, generator=generator)
         return [bss_normalized(c, generator=generator) for c in crops] if self.bss else crops
+
+    def sized(self, view: ViewConfig) -> ViewConfig:
+        """`view` scaled by view_size / the model's input size (a view at the input size becomes view_size)."""
+        if not self.view_size:
+            return view
+        return replace(view, size=max(1, round(view.size * self.view_size / self.backbone.img_size)))
 
     def set_budget(self, total_steps: int | None) -> None:
         """Called once before training with the run's length in optimiser steps (None: a budget in minutes)."""
@@ -141,11 +156,14 @@ class Method(nn.Module):
                     if p.annotation is not inspect.Parameter.empty}}
         for name, value in args.items():
             _check_param(cls.name, name, value, hints.get(name))
-            check = cls.param_checks.get(name)
+            check = cls.param_checks.get(name) or COMMON_CHECKS.get(name)
             if check and value is not None and not check[0](value):
                 raise UserError(f"{cls.name}: {name} = {value!r} {check[1]}")
         if cls.needs_vit and backbone.arch["name"] != "vit":
             raise UserError(f"{cls.name} masks patches and needs a ViT backbone: use --backbone vit")
+        if args.get("view_size") and backbone.arch["name"] == "vit":
+            raise UserError("view_size needs a ConvNet backbone (cnn or resnet18): a ViT's patch grid is fixed at its "
+                            "input size; leave view_size empty")
         common = {k: args.pop(k) for k in list(args) if k in COMMON_PARAMS}
         method = cls(backbone, **args)
         for k, v in common.items():

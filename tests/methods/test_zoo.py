@@ -8,6 +8,7 @@ import torch
 
 from ssl_core.cli import main as cli_main
 from ssl_core.data import ViewConfig
+from ssl_core.errors import UserError
 from ssl_core.methods import METHODS, build_method, method_params
 from ssl_core.models import build_backbone
 from ssl_core.train.config import TrainConfig
@@ -91,6 +92,31 @@ def test_non_vit_methods_take_a_resnet(shapes_batch):
         method = build_method(name, build_backbone("resnet18", 32))
         out = method({"images": shapes_batch[:4]}, torch.Generator().manual_seed(0))
         assert torch.isfinite(out.loss) and out.embedding.shape[0] == 4
+
+
+def test_view_size_trains_a_convnet_on_smaller_views(shapes_batch):
+    """Every view shrinks by view_size / the input size (DINO's 32 px global crops to 24, its 16 px local
+    crops to 12); the model keeps its input size, so evaluation still reads full-size images."""
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    simclr = build_method("simclr", build_backbone("cnn", 32), {"view_size": 24})
+    assert simclr.view_size == 24 and simclr.backbone.img_size == 32
+    assert simclr.augment(shapes_batch, simclr.views["view 1"], g).shape[-2:] == (24, 24)
+    dino = build_method("dino", build_backbone("cnn", 32), {"out_dim": 64, "n_local": 2, "view_size": 24})
+    v = dino.views
+    crops = dino.multi_crop(shapes_batch, [v["global 1"], v["global 2"]], v["local"], 2, g)
+    assert [c.shape[-1] for c in crops] == [24, 24] + [round(v["local"].size * 24 / 32)] * 2
+    for method in (simclr, dino):
+        assert torch.isfinite(torch.tensor(fit_fixed_batch(method, shapes_batch, steps=2))).all()
+
+
+@pytest.mark.parametrize("backbone,value,message", [
+    (TINY_VIT, 24, "needs a ConvNet"), ("cnn", 4, "from 8 to 1024"), ("cnn", 24.5, "whole number"),
+    ("cnn", "24px", "whole number"), ("cnn", True, "whole number"),
+])
+def test_view_size_is_refused_in_one_line_where_it_cannot_work(backbone, value, message):
+    with pytest.raises(UserError, match=message):
+        build_method("simclr", build_backbone(backbone, 32), {"view_size": value})
 
 
 def test_collapse_presets_build():

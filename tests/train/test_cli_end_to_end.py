@@ -12,7 +12,9 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
+from ssl_core.data import load_data
 from ssl_core.features import load_features
+from ssl_core.models.checkpoint import read_metadata
 
 TINY = ["--backbone", "vit:dim=32,depth=1,heads=2,patch=8", "--batch-size", "32", "--data", "shapes:n=256",
         "--set", "knn_bank=256", "--set", "knn_test=64", "--set", "log_every=2"]
@@ -83,6 +85,9 @@ def test_the_ten_minute_preset_trains_a_convnet_on_any_image_folder(tmp_path):
     meta = json.loads((tmp_path / "run" / "config.json").read_text())
     assert meta["backbone"] == "cnn" and meta["method"] == "simclr" and meta["data"] == str(tmp_path / "photos")
     assert json.loads((tmp_path / "run" / "run.json").read_text())["preset"] == "ten-minutes"
+    # trained on 20 px views; the checkpoint's model reads the images at their own size
+    assert meta["method_args"] == {"view_size": 20}
+    assert read_metadata(result["checkpoint"])["arch"]["img_size"] == load_data(str(tmp_path / "photos"), "train").size
 
 
 def test_resume_is_exact(tmp_path):
