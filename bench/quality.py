@@ -11,10 +11,11 @@ of Coates, Lee and Ng (2011), scored by the same kNN rule: the bar learnt withou
     python bench/quality.py --methods --presets ten-minutes --kmeans 0   # the ten-minute preset as it ships
 
 Every method trains with the same recipe (the ten-minutes preset's optimiser: batch 256, AdamW lr 2e-3, 2% warm-up
-then cosine; not its 20 px views, which a ViT cannot take) and its own defaults for its own hyper-parameters, on `--backbone`; the methods that mask patches
-need a ViT and train on `--vit-backbone`. With `--jobs 2` two runs share the machine, each with one thread
-(OMP_NUM_THREADS=1): every row then had ten minutes of one core. Everything runs through the real CLI in
-subprocesses, exactly as a user would run it; the commands are printed so each figure can be reproduced.
+then cosine; not its 20 px views, which a ViT cannot take) and its own defaults for its own hyper-parameters, on
+`--backbone`; the methods that mask patches need a ViT and train on `--vit-backbone`. With `--jobs 2` two runs share
+the machine, each with one thread (OMP_NUM_THREADS=1): every row then had ten minutes of one core. Everything runs
+through the real CLI in subprocesses, exactly as a user would run it; the commands are printed so each figure can be
+reproduced.
 `--lesson FILE` also writes the table as JSON, the chart of the lesson "Methods compared".
 """
 

@@ -95,8 +95,8 @@ def test_non_vit_methods_take_a_resnet(shapes_batch):
 
 
 def test_view_size_trains_a_convnet_on_smaller_views(shapes_batch):
-    """Every view shrinks by view_size / the input size (DINO's 32 px global crops to 24, its 16 px local
-    crops to 12); the model keeps its input size, so evaluation still reads full-size images."""
+    """Every view shrinks by view_size / the input size (DINO's 32 px global crops to 24, its local crops in
+    proportion); the model keeps its input size, so evaluation still reads full-size images."""
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
     simclr = build_method("simclr", build_backbone("cnn", 32), {"view_size": 24})
