@@ -70,7 +70,9 @@ def main() -> None:
         images, masks = write_pairs(spec, Path(tmp))
         results = [cli(["segment-eval", "--checkpoint", args.checkpoint, "--images", images, "--masks", masks,
                         "--size", size]) for size in args.sizes]
-    print(f"\n{len(spec['ellipses'])} photos of {spec['images']}, one click each; mean Jaccard (fixed 0.5 / Otsu / best)\n")
+    skipped = results[0]["skipped"]  # photos or masks that could not be read: the same at every size
+    print(f"\n{results[0]['n_images']} photos of {spec['images']}, one click each" + (f" ({len(skipped)} skipped: "
+          f"{'; '.join(skipped)})" if skipped else "") + "; mean Jaccard (fixed 0.5 / Otsu / best)\n")
     print("| input size | " + " | ".join(ROWS) + " | all foreground |")
     print("|---|" + "---|" * (len(ROWS) + 1))
     for r in results:

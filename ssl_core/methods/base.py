@@ -12,7 +12,7 @@ whose features are evaluated and exported; `backbone_prefix` names it inside `st
 says how its features become one embedding ("cls", or "mean" of the patch tokens).
 
 Methods draw their views through `self.augment` / `self.multi_crop`, so options every method shares
-(Batch Styles Standardization, `bss`; the views' size, `view_size`) live here once; `create` sets them from
+(Batch Styles Standardization, `bss`; the views' size, `view_scale`) live here once; `create` sets them from
 the method args.
 """
 
@@ -37,25 +37,25 @@ AT_LEAST_ONE = (lambda v: v >= 1, "must be at least 1")
 # What every EMA method's `momentum` documentation says in brackets (see `budget_momentum`).
 MOMENTUM_DOC = "lower in runs too short to forget the random initialisation; 1 freezes the teacher"
 
-# Options every method takes (set as attributes by `build_method`): name -> (default, one sentence).
+# Options every method takes (set as attributes by `Method.create`): name -> (default, one sentence).
 COMMON_PARAMS = {
     "bss": (False, ("Batch Styles Standardization: give every image of a view batch one shared Fourier style, "
                     "so style cannot tell images apart (Scalbert et al., ICLR 2024).")),
-    "view_size": (None, ("Side of the training views in pixels (empty: the model's input size; local crops shrink in "
-                         "proportion). Smaller views make a step cheaper, and a ConvNet trained on random resized crops "
-                         "smaller than the test images reads the full-size images as well or better (FixRes: Touvron "
-                         "et al., NeurIPS 2019). ConvNets only: a ViT's patch grid is fixed.")),
+    "view_scale": (1.0, ("Side of the training views as a fraction of the model's input size (1: the same; local "
+                         "crops shrink in proportion). Smaller views make a step cheaper, and a ConvNet trained on "
+                         "random resized crops smaller than the test images reads the full-size images as well or "
+                         "better (FixRes: Touvron et al., NeurIPS 2019). ConvNets only: a ViT's patch grid is fixed.")),
 }
-COMMON_CHECKS = {"view_size": (lambda v: isinstance(v, int | float) and not isinstance(v, bool) and float(v).is_integer()
-                                and 8 <= v <= 1024, "must be a whole number of pixels from 8 to 1024")}
+COMMON_CHECKS = {"view_scale": (lambda v: 0 < v <= 1, "must be in (0, 1]: a fraction of the model's input size")}
+BLUR_MIN_SIZE = 96  # no blur in views smaller than this: it destroys a 32 px image
 
 
 def byol_views(size: int) -> dict[str, ViewConfig]:
     """BYOL's asymmetric pair (Grill et al. 2020, table 6), shared by MoCo v3, Barlow Twins and VICReg:
     both views jittered (0.4, 0.4, 0.2, 0.1, p=0.8) and grayed (p=0.2); view 1 always blurred, view 2
-    rarely blurred and sometimes solarised. No blur below 96 px (it destroys a 32 px image)."""
+    rarely blurred and sometimes solarised. No blur below BLUR_MIN_SIZE."""
     common = {"scale": (0.08, 1.0), "brightness": 0.4, "contrast": 0.4, "saturation": 0.2, "hue": 0.1, "gray_p": 0.2}
-    blur = size >= 96
+    blur = size >= BLUR_MIN_SIZE
     return {"view 1": ViewConfig(size=size, blur_p=1.0 if blur else 0.0, **common),
             "view 2": ViewConfig(size=size, blur_p=0.1 if blur else 0.0, solarize_p=0.2, **common)}
 
@@ -83,7 +83,7 @@ class Method(nn.Module):
     mask_ratio = 0.0
     needs_vit = False
     bss = False  # see COMMON_PARAMS
-    view_size = None  # see COMMON_PARAMS
+    view_scale = 1.0  # see COMMON_PARAMS
     adam_betas: tuple[float, float] | None = None  # AdamW's betas in the method's paper (None: PyTorch's)
     total_steps: int | None = None  # the run's budget in steps, once the trainer calls `set_budget`
 
@@ -117,10 +117,12 @@ class Method(nn.Module):
         return [bss_normalized(c, generator=generator) for c in crops] if self.bss else crops
 
     def sized(self, view: ViewConfig) -> ViewConfig:
-        """`view` scaled by view_size / the model's input size (a view at the input size becomes view_size)."""
-        if not self.view_size:
+        """`view` with its side scaled by `view_scale`, and unblurred where the methods' own rule would not blur
+        views of the scaled input size (they decide by it, local crops included)."""
+        if self.view_scale == 1:
             return view
-        return replace(view, size=max(1, round(view.size * self.view_size / self.backbone.img_size)))
+        blur = view.blur_p if round(self.backbone.img_size * self.view_scale) >= BLUR_MIN_SIZE else 0.0
+        return replace(view, size=max(1, round(view.size * self.view_scale)), blur_p=blur)
 
     def set_budget(self, total_steps: int | None) -> None:
         """Called once before training with the run's length in optimiser steps (None: a budget in minutes)."""
@@ -161,9 +163,9 @@ class Method(nn.Module):
                 raise UserError(f"{cls.name}: {name} = {value!r} {check[1]}")
         if cls.needs_vit and backbone.arch["name"] != "vit":
             raise UserError(f"{cls.name} masks patches and needs a ViT backbone: use --backbone vit")
-        if args.get("view_size") and backbone.arch["name"] == "vit":
-            raise UserError("view_size needs a ConvNet backbone (cnn or resnet18): a ViT's patch grid is fixed at its "
-                            "input size; leave view_size empty")
+        if args.get("view_scale", 1) != 1 and (backbone.arch["name"] == "vit" or not hasattr(backbone, "img_size")):
+            raise UserError("view_scale needs a ConvNet on images (cnn or resnet18): a ViT's patch grid is fixed at "
+                            "its input size; leave view_scale at 1")
         common = {k: args.pop(k) for k in list(args) if k in COMMON_PARAMS}
         method = cls(backbone, **args)
         for k, v in common.items():

@@ -4,7 +4,9 @@ import torch
 
 from ssl_core.data import ViewConfig
 from ssl_core.losses.dino import dino_loss, update_center
-from ssl_core.methods.base import AT_LEAST_ONE, FRACTION, MOMENTUM_DOC, Method, NON_NEGATIVE, POSITIVE, StepOutput, ema_update, frozen_copy
+from ssl_core.methods.base import (
+    AT_LEAST_ONE, BLUR_MIN_SIZE, FRACTION, MOMENTUM_DOC, Method, NON_NEGATIVE, POSITIVE, StepOutput, ema_update, frozen_copy,
+)
 from ssl_core.models.heads import DINOHead
 
 
@@ -81,7 +83,7 @@ class DINO(Method):
     @classmethod
     def view_configs(cls, size, patch: int = 4):
         common = dict(brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1, gray_p=0.2)
-        blur = size >= 96  # blurring a 32 px image destroys it; DINO trained at 224 px
+        blur = size >= BLUR_MIN_SIZE  # DINO trained at 224 px
         return {
             "global 1": ViewConfig(size=size, scale=(0.4, 1.0), blur_p=1.0 if blur else 0.0, **common),
             "global 2": ViewConfig(size=size, scale=(0.4, 1.0), blur_p=0.1 if blur else 0.0, solarize_p=0.2,

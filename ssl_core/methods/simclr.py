@@ -5,7 +5,7 @@ import torch
 from ssl_core.data import ViewConfig
 from ssl_core.losses import nt_xent
 from ssl_core.losses.nt_xent_negatives import nt_xent_k_negatives
-from ssl_core.methods.base import AT_LEAST_ONE, Method, NON_NEGATIVE, POSITIVE, StepOutput
+from ssl_core.methods.base import AT_LEAST_ONE, BLUR_MIN_SIZE, Method, NON_NEGATIVE, POSITIVE, StepOutput
 from ssl_core.models.heads import mlp
 
 
@@ -37,7 +37,7 @@ class SimCLR(Method):
     def view_configs(cls, size, color_strength: float = 0.5, min_scale: float = 0.08):
         s = color_strength
         view = ViewConfig(size=size, scale=(min_scale, 1.0), brightness=0.8 * s, contrast=0.8 * s, saturation=0.8 * s,
-                          hue=0.2 * s, gray_p=0.2, blur_p=0.5 if size >= 96 else 0.0)
+                          hue=0.2 * s, gray_p=0.2, blur_p=0.5 if size >= BLUR_MIN_SIZE else 0.0)
         return {"view 1": view, "view 2": view}
 
     def forward(self, batch, generator):

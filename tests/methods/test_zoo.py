@@ -94,29 +94,40 @@ def test_non_vit_methods_take_a_resnet(shapes_batch):
         assert torch.isfinite(out.loss) and out.embedding.shape[0] == 4
 
 
-def test_view_size_trains_a_convnet_on_smaller_views(shapes_batch):
-    """Every view shrinks by view_size / the input size (DINO's 32 px global crops to 24, its local crops in
-    proportion); the model keeps its input size, so evaluation still reads full-size images."""
-    torch.manual_seed(0)
-    g = torch.Generator().manual_seed(0)
-    simclr = build_method("simclr", build_backbone("cnn", 32), {"view_size": 24})
-    assert simclr.view_size == 24 and simclr.backbone.img_size == 32
-    assert simclr.augment(shapes_batch, simclr.views["view 1"], g).shape[-2:] == (24, 24)
-    dino = build_method("dino", build_backbone("cnn", 32), {"out_dim": 64, "n_local": 2, "view_size": 24})
-    v = dino.views
-    crops = dino.multi_crop(shapes_batch, [v["global 1"], v["global 2"]], v["local"], 2, g)
-    assert [c.shape[-1] for c in crops] == [24, 24] + [round(v["local"].size * 24 / 32)] * 2
-    for method in (simclr, dino):
-        assert torch.isfinite(torch.tensor(fit_fixed_batch(method, shapes_batch, steps=2))).all()
+CONVNET_METHODS = [name for name, m in METHODS.items() if m.kind == "ssl" and not m.needs_vit]
+
+
+@pytest.mark.parametrize("name", CONVNET_METHODS)
+def test_view_scale_shrinks_every_view_the_backbone_sees(name, shapes_batch):
+    """Every method a ConvNet can train feeds its backbone views at view_scale of their usual side (local crops
+    in proportion), while the backbone's input size, which evaluation and checkpoints read, is unchanged."""
+    args = {**SMALL.get(name, {}), **({"out_dim": 64, "n_local": 2} if name == "dino" else {})}
+    seen = {}
+    for scale in (1.0, 0.75):
+        torch.manual_seed(0)
+        method = build_method(name, build_backbone("cnn", 32), {**args, "view_scale": scale})
+        seen[scale] = []
+        method.backbone.register_forward_pre_hook(lambda m, inputs, s=scale: seen[s].append(inputs[0].shape[-1]))
+        out = method({"images": shapes_batch[:4]}, torch.Generator().manual_seed(0))
+        assert torch.isfinite(out.loss) and method.backbone.img_size == 32
+    assert max(seen[1.0]) == 32 and seen[0.75] == [round(s * 0.75) for s in seen[1.0]], seen
+
+
+def test_view_scale_drops_the_blur_where_the_method_would_not_blur_views_that_small():
+    method = build_method("simclr", build_backbone("cnn", 128), {"view_scale": 0.5})
+    view = method.views["view 1"]
+    assert view.blur_p > 0 and (method.sized(view).size, method.sized(view).blur_p) == (64, 0.0)
+    method = build_method("simclr", build_backbone("cnn", 128), {"view_scale": 0.8})
+    assert (method.sized(view).size, method.sized(view).blur_p) == (102, view.blur_p)
 
 
 @pytest.mark.parametrize("backbone,value,message", [
-    (TINY_VIT, 24, "needs a ConvNet"), ("cnn", 4, "from 8 to 1024"), ("cnn", 24.5, "whole number"),
-    ("cnn", "24px", "whole number"), ("cnn", True, "whole number"),
+    (TINY_VIT, 0.5, "needs a ConvNet"), ("cnn", 0, r"in \(0, 1\]"), ("cnn", 1.5, r"in \(0, 1\]"),
+    ("cnn", "half", "must be a number"), ("cnn", True, "must be a number"), ("cnn", float("nan"), "finite"),
 ])
-def test_view_size_is_refused_in_one_line_where_it_cannot_work(backbone, value, message):
+def test_view_scale_is_refused_in_one_line_where_it_cannot_work(backbone, value, message):
     with pytest.raises(UserError, match=message):
-        build_method("simclr", build_backbone(backbone, 32), {"view_size": value})
+        build_method("simclr", build_backbone(backbone, 32), {"view_scale": value})
 
 
 def test_collapse_presets_build():

@@ -85,8 +85,8 @@ def test_the_ten_minute_preset_trains_a_convnet_on_any_image_folder(tmp_path):
     meta = json.loads((tmp_path / "run" / "config.json").read_text())
     assert meta["backbone"] == "cnn" and meta["method"] == "simclr" and meta["data"] == str(tmp_path / "photos")
     assert json.loads((tmp_path / "run" / "run.json").read_text())["preset"] == "ten-minutes"
-    # trained on 20 px views; the checkpoint's model reads the images at their own size
-    assert meta["method_args"] == {"view_size": 20}
+    # trained on views 0.625 of the images' side; the checkpoint's model reads the images at their own size
+    assert meta["method_args"] == {"view_scale": 0.625}
     assert read_metadata(result["checkpoint"])["arch"]["img_size"] == load_data(str(tmp_path / "photos"), "train").size
 
 
