@@ -79,6 +79,8 @@ def cases(root):
                           "--out", str(root / "run")],
         "--set temperature=-1": [*TRAIN, "--set", "temperature=-1", "--out", str(root / "run")],
         "--set temperature=0": [*TRAIN, "--set", "temperature=0", "--out", str(root / "run")],
+        "--set temperature=10^400": [*TRAIN, "--set", "temperature=1" + "0" * 400, "--out", str(root / "run")],
+        "--set view_scale=2": [*TRAIN, "--set", "view_scale=2", "--out", str(root / "run")],
     }
 
 

@@ -250,6 +250,8 @@ def _check_param(method: str, name: str, value, hint) -> None:
     if value is None and (type(None) in allowed or not allowed):
         return
     number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number and isinstance(value, int) and abs(value) > 2 ** 53:  # float() of it is inexact, or overflows
+        raise UserError(f"{method}: {name} is a whole number of {len(str(abs(value)))} digits, far too large to use")
     fits = {bool: isinstance(value, bool), int: number and float(value).is_integer(), float: number,
             str: isinstance(value, str)}
     if allowed and not any(fits.get(t, True) for t in allowed if t is not type(None)):
