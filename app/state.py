@@ -107,7 +107,6 @@ def roots() -> list[Path]:
 def allowed(text: str) -> str:
     """The resolved path if it lies inside a shared root; else one line that says nothing about what is there
     (whether it exists or not, the answer is the same)."""
-
     p = Path(text.strip()).expanduser().resolve()
     if not any(p == r or r in p.parents for r in roots()):
         raise UserError(f"{text.strip()} is not in a folder this server shares: use a training run, an upload, or ask "

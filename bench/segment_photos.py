@@ -40,15 +40,16 @@ def write_pairs(spec: dict, out: Path) -> tuple[Path, Path]:
     return images, masks
 
 
-def draw_sheet(spec: dict, path: str, scale: int = 3, cols: int = 6) -> None:
-    """Every photo with its ellipse drawn over it, in one picture, to check the annotations by eye."""
+def draw_sheet(spec: dict, path: str, side: int = 384, cols: int = 6) -> None:
+    """Every photo, `side` px square, with its ellipse drawn over it, in one picture, to check them by eye."""
     names = list(spec["ellipses"])
-    side = 128 * scale
     sheet = Image.new("RGB", (cols * side, -(-len(names) // cols) * side), "white")
     for i, name in enumerate(names):
         with Image.open(DATA / spec["images"] / name) as im:
+            fx, fy = side / im.width, side / im.height
             photo = im.convert("RGB").resize((side, side), Image.BICUBIC)
-        ImageDraw.Draw(photo).ellipse([c * scale for c in spec["ellipses"][name]], outline=(0, 255, 255), width=2)
+        x0, y0, x1, y1 = spec["ellipses"][name]
+        ImageDraw.Draw(photo).ellipse([x0 * fx, y0 * fy, x1 * fx, y1 * fy], outline=(0, 255, 255), width=2)
         sheet.paste(photo, ((i % cols) * side, (i // cols) * side))
     sheet.save(path)
     print(f"wrote {path}")

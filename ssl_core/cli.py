@@ -153,6 +153,7 @@ def cmd_features(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    from ssl_core.data import load_data
     from ssl_core.eval.baselines import pixel_features
     from ssl_core.eval.knn import knn_accuracy
     from ssl_core.eval.linear import linear_probe
@@ -176,10 +177,6 @@ def cmd_eval(args) -> int:
     twin = (feats(tr_data, tr_split, args.limit, True), feats(te_data, te_split, None, True))
     if not (model[0].labelled and model[1].labelled):
         raise UserError("evaluation needs labels: give a built-in labelled dataset or a folder of class subfolders")
-    from ssl_core.data import (
-        load_data,  # the raw pixels, at the model's resolution (decoded once, cached)
-    )
-
     size = model[0].source["size"]
     pixels = [pixel_features(load_data(d, s, size, lim).images) for d, s, lim in
               ((tr_data, tr_split, args.limit), (te_data, te_split, None))]

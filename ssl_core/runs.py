@@ -38,6 +38,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ssl_core import cli
 from ssl_core.errors import UserError
 from ssl_core.files import atomic_write, read_json, remove_stale_temporaries, write_json
 from ssl_core.methods import get_method
@@ -258,10 +259,8 @@ def _job(argv: list[str], log: str) -> int:
 
     if submitit.JobEnvironment().num_tasks > 1:
         submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
-    from ssl_core.cli import main
-
     with open(log, "a") as f, contextlib.redirect_stdout(f), contextlib.redirect_stderr(f):
-        return main(argv)
+        return cli.main(argv)
 
 
 def create(run_dir, kind: str, config, owner: str = "", preset: str | None = None) -> Path:
