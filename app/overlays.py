@@ -13,25 +13,25 @@ from plotly.colors import get_colorscale, sample_colorscale
 COLORMAPS = ("Viridis", "Inferno", "Jet", "RdBu_r", "Greys")
 
 
-def _lut(name: str) -> np.ndarray:
-    """A (256, 3) uint8 lookup table from one of plotly's colour scales."""
-    rgb = sample_colorscale(get_colorscale(name), list(np.linspace(0, 1, 256)), colortype="tuple")
-    return (np.array(rgb) * 255).round().clip(0, 255).astype(np.uint8)  # tuples come in 0..1
-
-
 _LUTS: dict[str, np.ndarray] = {}
+
+
+def lut(name: str) -> np.ndarray:
+    """A (256, 3) uint8 lookup table from one of plotly's colour scales."""
+    if name not in _LUTS:
+        rgb = sample_colorscale(get_colorscale(name), list(np.linspace(0, 1, 256)), colortype="tuple")
+        _LUTS[name] = (np.array(rgb) * 255).round().clip(0, 255).astype(np.uint8)  # tuples come in 0..1
+    return _LUTS[name]
 
 
 def colorize(values: np.ndarray, cmap: str = "Viridis", lo: float | None = None, hi: float | None = None) -> np.ndarray:
     """(H, W) floats -> (H, W, 3) uint8 through a colour map, scaled lo..hi (default: the map's range)."""
-    if cmap not in _LUTS:
-        _LUTS[cmap] = _lut(cmap)
     v = np.asarray(values, dtype=np.float32)
     finite = np.isfinite(v)
     lo = float(v[finite].min()) if lo is None and finite.any() else (lo or 0.0)
     hi = float(v[finite].max()) if hi is None and finite.any() else (hi if hi is not None else 1.0)
     idx = ((np.nan_to_num(v, nan=lo, neginf=lo, posinf=hi) - lo) / max(hi - lo, 1e-12) * 255).clip(0, 255)
-    return _LUTS[cmap][idx.astype(np.uint8)]
+    return lut(cmap)[idx.astype(np.uint8)]
 
 
 def blend(image: np.ndarray, colours: np.ndarray, alpha: float) -> np.ndarray:
@@ -50,16 +50,28 @@ def outline(mask: np.ndarray, width: int = 1) -> np.ndarray:
     return m & ~inner
 
 
+LINE_COLOUR = (255, 230, 0)  # the mask's edge: yellow
+
+
 def overlay(image: np.ndarray, score: np.ndarray | None, mask: np.ndarray | None, alpha: float = 0.5,
-            cmap: str = "Viridis", clicks=(), line_colour=(255, 230, 0)) -> np.ndarray:
+            cmap: str = "Viridis", clicks=(), line_colour=LINE_COLOUR) -> np.ndarray:
     """The image with the similarity map blended in, the mask's outline, and the clicks marked
     (positive: green disc, negative: red disc)."""
     out = image.copy()
     if score is not None and np.isfinite(score).any():
         out = blend(out, colorize(score, cmap), alpha)
     if mask is not None:
-        out[outline(mask, max(1, round(max(image.shape[:2]) / 300)))] = line_colour
+        out[outline(mask, outline_width(image.shape))] = line_colour
     return mark_clicks(out, clicks)
+
+
+def outline_width(shape) -> int:
+    """The mask outline's width in pixels for an image of `shape` (H, W, ...): visible at any size."""
+    return max(1, round(max(shape[:2]) / 300))
+
+
+def click_radius(shape) -> int:
+    return max(3, round(max(shape[:2]) / 80))
 
 
 def mark_clicks(image: np.ndarray, clicks) -> np.ndarray:
@@ -67,7 +79,7 @@ def mark_clicks(image: np.ndarray, clicks) -> np.ndarray:
         return image
     img = Image.fromarray(image)
     d = ImageDraw.Draw(img)
-    r = max(3, round(max(image.shape[:2]) / 80))
+    r = click_radius(image.shape)
     for c in clicks:
         fill = (40, 220, 90) if c["positive"] else (235, 50, 50)
         d.ellipse([c["x"] - r, c["y"] - r, c["x"] + r, c["y"] + r], fill=fill, outline=(255, 255, 255), width=2)

@@ -2,6 +2,7 @@
 
     python bench/throughput.py                       # the default grid
     python bench/throughput.py --methods simclr --backbones vit-mini --dtypes bf16 --steps 20
+    python bench/throughput.py --methods simclr --backbones resnet18 --dtypes bf16 --set view_scale=0.625
 
 Three loops are timed on the same batches of 32 px shapes (decoded once, uint8):
 - engine: `Trainer.train_step` (schedule, augmentation, NaN guard, clipping, EMA hook, metrics bookkeeping);
@@ -11,6 +12,7 @@ Images/s counts source images; a two-view method processes two views per image.
 """
 
 import argparse
+import json
 import sys
 import time
 
@@ -36,10 +38,10 @@ def timed(fn, steps: int, warmup: int, batch: int) -> float:
     return steps * batch / (time.perf_counter() - t0)
 
 
-def bench(method: str, backbone: str, dtype: str, batch: int, steps: int, warmup: int) -> dict:
+def bench(method: str, backbone: str, dtype: str, batch: int, steps: int, warmup: int, args: dict) -> dict:
     bf16 = dtype == "bf16"
     cfg = TrainConfig(method=method, backbone=backbone, data="shapes:n=2048", batch_size=batch, steps=10_000,
-                      dtype=dtype, eval_every=0)
+                      dtype=dtype, eval_every=0, method_args=args)
     trainer = Trainer(cfg, "/tmp/ssl-lab-bench-run", log=lambda *_: None)
     trainer.setup(resume=False)
     engine = timed(trainer.train_step, steps, warmup, batch)
@@ -47,7 +49,7 @@ def bench(method: str, backbone: str, dtype: str, batch: int, steps: int, warmup
     device = pick_device()
     data = trainer.data.images
     torch.manual_seed(0)
-    m = build_method(method, build_backbone(parse_backbone(backbone, 32)), {}).to(device)
+    m = build_method(method, build_backbone(parse_backbone(backbone, 32)), dict(args)).to(device)
     opt = torch.optim.AdamW(param_groups(m, 0.05), lr=1e-4)
     state = {"i": 0}
 
@@ -85,8 +87,12 @@ def main():
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--steps", type=int, default=8)
     p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="method parameters, as `train --set` takes them (e.g. view_scale=0.625)")
     args = p.parse_args()
-    print(f"device {pick_device()}, {torch.get_num_threads()} threads, batch {args.batch_size}, 32 px shapes")
+    method_args = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.set)}
+    print(f"device {pick_device()}, {torch.get_num_threads()} threads, batch {args.batch_size}, 32 px shapes"
+          + (f", method parameters {method_args}" if method_args else ""))
     print(f"{'method':8s} {'backbone':10s} {'dtype':5s} {'engine img/s':>13s} {'bare img/s':>11s} "
           f"{'engine/bare':>11s} {'model-only img/s':>17s}")
     for method in args.methods:
@@ -94,7 +100,7 @@ def main():
             if method == "mae" and backbone.startswith("resnet"):
                 continue
             for dtype in args.dtypes:
-                r = bench(method, backbone, dtype, args.batch_size, args.steps, args.warmup)
+                r = bench(method, backbone, dtype, args.batch_size, args.steps, args.warmup, method_args)
                 print(f"{method:8s} {backbone:10s} {dtype:5s} {r['engine']:13.1f} {r['bare']:11.1f} "
                       f"{r['engine'] / r['bare']:11.2f} {r['model']:17.1f}", flush=True)
 

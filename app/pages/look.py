@@ -27,6 +27,7 @@ from ssl_core.eval.segmentation import jaccard
 
 DEFAULT_CKPT = models.SHIPPED / "default.safetensors"
 NAME = "look"
+CLICK_VIEWS = ("Co-segmentation", "Attributions")  # the views below the workbench that follow the clicks
 
 st.title("Look")
 st.caption("Click a point on an image: the model compares that patch's features with every other patch. "
@@ -127,6 +128,90 @@ if st.session_state.get("look_signature") != signature:
 
 
 @st.fragment
+def clicked(feats, size: int, layer: int, feature: str, threshold, alpha: float, cmap: str):
+    """The picture to click on, its mask and scores, and the exports. A click reruns only this part: the server
+    skips every control, and every browser redraws only the picture and the figures below it."""
+    t0 = time.perf_counter()
+    clicks, pos, neg, seg = mask(feats, threshold)
+    if clicks != st.session_state.get("look_more_clicks") and st.session_state.get("look_view") in CLICK_VIEWS:
+        st.rerun()  # the view below the workbench works on the clicks too: draw the whole page again
+    compute_ms = (time.perf_counter() - t0) * 1000
+    picture = overlays.overlay(image, seg.positive if seg else None, seg.mask if seg else None, alpha, cmap, clicks)
+    ci.clickable_image(NAME, picture, feats.frame, "look_mode", width=min(640, max(320, image.shape[1])),
+                       preview=ci.Preview(feats, image, threshold, alpha, cmap))
+    rows, cols = feats.frame.grid
+    st.caption(f"`{image_name}`: {image.shape[1]}x{image.shape[0]} px, seen as {rows}x{cols} patches of "
+               f"{feats.frame.patch} px at {feats.frame.rw}x{feats.frame.rh}. Click a patch; the yellow line is "
+               "the mask's edge, green dots are positive clicks, red ones negative." +
+               (" Your browser draws a click's mask at once from the patch features it holds; the server's own "
+                "picture and figures follow." if ci.previews(feats) else ""))
+    u1, u2 = st.columns(2)
+    u1.button("Undo", icon=":material/undo:", disabled=not clicks, use_container_width=True,
+              on_click=lambda: ci.set_clicks(NAME, ci.clicks(NAME)[:-1]))
+    u2.button("Clear", icon=":material/delete:", disabled=not clicks, use_container_width=True,
+              on_click=lambda: ci.set_clicks(NAME, []))
+    st.caption("Undo removes the last click; Clear starts over.")
+    if neg and not pos:
+        st.warning("Only negative clicks so far: add a positive click on the object.")
+    elif not pos:
+        st.info("Click on the object in the picture to see the patches the model finds alike.")
+
+    if seg is not None:
+        rule_text = f"threshold {seg.threshold:.3f}" + (" (Otsu)" if threshold == "otsu" else "")
+        if neg:
+            rule_text += f", less {100 * seg.removed:.1f}% nearer a negative click"
+        m1, m2 = st.columns([1, 1])
+        m1.image(overlays.mask_picture(seg.mask), caption="Mask (white = object, in a grey frame)", width=260,
+                 output_format="PNG")
+        m2.markdown(f"**Mask: {100 * seg.mask.mean():.1f}% of the image**, {rule_text}; "
+                    f"{len(pos)} positive, {len(neg)} negative click(s).")
+        m2.caption(f"Server time for this click: {compute_ms:.0f} ms (features are cached per image and model).")
+        if gt is not None and gt.shape == seg.mask.shape:
+            scores = {"this model": jaccard(seg.mask, gt)}
+            with user_errors():
+                twin = compute.random_twin(json.dumps(arch, sort_keys=True))
+                rf = compute.features(f"random-init:{ckpt}", stamp, key, size, layer, feature, twin, image, norm)
+                cf = compute.colour_feats(key, size, image)
+                for label, f in (("colour + position", cf), ("random init", rf)):
+                    if f is not None:
+                        scores[label] = jaccard(sim.segment(f, pos, neg, threshold).mask, gt)
+                scores["all foreground"] = jaccard(np.ones_like(gt), gt)
+            header, values = " | ".join(scores), " | ".join(f"{v:.3f}" for v in scores.values())
+            st.markdown(f"**Jaccard with the ground-truth mask**\n\n| {header} |\n|{'---|' * len(scores)}\n| {values} |")
+            st.caption("Jaccard (intersection over union) with the ground-truth mask, beside the same clicks on "
+                       "plain colour-and-position features, on an untrained network of the same shape, and a mask "
+                       "of the whole image.")
+        d1, d2, d3 = st.columns(3)
+        stem = Path(str(image_name)).stem or "image"
+        mask_now, picture_now, score_now, original = seg.mask, picture, seg.positive, photo.original
+        d1.download_button("Mask PNG", lambda: overlays.mask_png(mask_now, original),
+                           file_name=f"{stem}-mask.png", mime="image/png", on_click="ignore", key="dl_mask")
+        d2.download_button("Overlay PNG", lambda: overlays.png_bytes(picture_now), file_name=f"{stem}-overlay.png",
+                           mime="image/png", on_click="ignore", key="dl_overlay")
+        d3.download_button("Similarity .npy", lambda: overlays.npy_bytes(score_now),
+                           file_name=f"{stem}-similarity.npy", mime="application/octet-stream", on_click="ignore",
+                           key="dl_npy")
+        h, w = seg.positive.shape
+        own = "the image's own size" if source in (SOURCES[0], SOURCES[2]) else "the size it was decoded to"
+        st.caption(f"The mask at {original[0]}x{original[1]} px, {own} (white = object); the "
+                   f"picture as shown ({w}x{h}); and the raw similarity map to the positive clicks as float32, "
+                   f"height x width, at the {w}x{h} px the page works at (its detail is the {rows}x{cols} patch "
+                   "grid), for your own analysis.")
+
+
+def mask(feats, threshold):
+    """(clicks, positive points, negative points, Segmentation or None) of the clicks so far."""
+    clicks = ci.clicks(NAME)
+    pos = [(c["x"], c["y"]) for c in clicks if c["positive"]]
+    neg = [(c["x"], c["y"]) for c in clicks if not c["positive"]]
+    seg = None
+    if pos:
+        with user_errors():
+            seg = sim.segment(feats, pos, neg, threshold)
+    return clicks, pos, neg, seg
+
+
+@st.fragment
 def workbench():
     """Everything below the choice of model and image. A click, or any control here, reruns only this part:
     the server skips the page above it, and every browser redraws only what changed."""
@@ -149,12 +234,6 @@ def workbench():
         st.radio("A click adds a", ["positive", "negative"], horizontal=True, key="look_mode")
         st.caption("Positive clicks mark the object. Negative clicks mark what is not: they remove from the mask "
                    "the pixels nearer to them than to every positive click (they never add any).")
-        b1, b2 = st.columns(2)
-        if b1.button("Undo", icon=":material/undo:", disabled=not ci.clicks(NAME), use_container_width=True):
-            ci.set_clicks(NAME, ci.clicks(NAME)[:-1])
-        if b2.button("Clear", icon=":material/delete:", disabled=not ci.clicks(NAME), use_container_width=True):
-            ci.set_clicks(NAME, [])
-        st.caption("Undo removes the last click; Clear starts over.")
         rule = st.radio("Threshold", ["Otsu", f"Fixed {sim.DEFAULT_THRESHOLD}", "Slider"], horizontal=True,
                         key="look_rule")
         slider_t = st.slider("Similarity threshold", -1.0, 1.0, sim.DEFAULT_THRESHOLD, 0.01, key="look_t",
@@ -183,70 +262,9 @@ def workbench():
     if feats is None:
         st.stop()
 
-    clicks = ci.clicks(NAME)
-    pos = [(c["x"], c["y"]) for c in clicks if c["positive"]]
-    neg = [(c["x"], c["y"]) for c in clicks if not c["positive"]]
-    seg = None
-    t0 = time.perf_counter()
-    if pos:
-        with user_errors():
-            seg = sim.segment(feats, pos, neg, threshold)
-    compute_ms = (time.perf_counter() - t0) * 1000
-
+    st.session_state["look_more_clicks"] = list(ci.clicks(NAME))  # what the views below are drawn for
     with right:
-        picture = overlays.overlay(image, seg.positive if seg else None, seg.mask if seg else None, alpha, cmap, clicks)
-        ci.clickable_image(NAME, picture, feats.frame, "look_mode", width=min(640, max(320, image.shape[1])))
-        rows, cols = feats.frame.grid
-        st.caption(f"`{image_name}`: {image.shape[1]}x{image.shape[0]} px, seen as {rows}x{cols} patches of "
-                   f"{feats.frame.patch} px at {feats.frame.rw}x{feats.frame.rh}. Click a patch; the yellow line is "
-                   "the mask's edge, green dots are positive clicks, red ones negative.")
-        if neg and not pos:
-            st.warning("Only negative clicks so far: add a positive click on the object.")
-        elif not pos:
-            st.info("Click on the object in the picture to see the patches the model finds alike.")
-
-    if seg is not None:
-        rule_text = f"threshold {seg.threshold:.3f}" + (" (Otsu)" if threshold == "otsu" else "")
-        if neg:
-            rule_text += f", less {100 * seg.removed:.1f}% nearer a negative click"
-        with right:
-            m1, m2 = st.columns([1, 1])
-            m1.image(overlays.mask_picture(seg.mask), caption="Mask (white = object, in a grey frame)", width=260,
-                     output_format="PNG")
-            m2.markdown(f"**Mask: {100 * seg.mask.mean():.1f}% of the image**, {rule_text}; "
-                        f"{len(pos)} positive, {len(neg)} negative click(s).")
-            m2.caption(f"Server time for this click: {compute_ms:.0f} ms (features are cached per image and model).")
-            if gt is not None and gt.shape == seg.mask.shape:
-                scores = {"this model": jaccard(seg.mask, gt)}
-                with user_errors():
-                    twin = compute.random_twin(json.dumps(arch, sort_keys=True))
-                    rf = compute.features(f"random-init:{ckpt}", stamp, key, size, layer, feature, twin, image, norm)
-                    cf = compute.colour_feats(key, size, image)
-                    for label, f in (("colour + position", cf), ("random init", rf)):
-                        if f is not None:
-                            scores[label] = jaccard(sim.segment(f, pos, neg, threshold).mask, gt)
-                    scores["all foreground"] = jaccard(np.ones_like(gt), gt)
-                header, values = " | ".join(scores), " | ".join(f"{v:.3f}" for v in scores.values())
-                st.markdown(f"**Jaccard with the ground-truth mask**\n\n| {header} |\n|{'---|' * len(scores)}\n| {values} |")
-                st.caption("Jaccard (intersection over union) with the ground-truth mask, beside the same clicks on "
-                           "plain colour-and-position features, on an untrained network of the same shape, and a mask "
-                           "of the whole image.")
-            d1, d2, d3 = st.columns(3)
-            stem = Path(str(image_name)).stem or "image"
-            mask_now, picture_now, score_now, original = seg.mask, picture, seg.positive, photo.original
-            d1.download_button("Mask PNG", lambda: overlays.mask_png(mask_now, original),
-                               file_name=f"{stem}-mask.png", mime="image/png", on_click="ignore", key="dl_mask")
-            d2.download_button("Overlay PNG", lambda: overlays.png_bytes(picture_now), file_name=f"{stem}-overlay.png",
-                               mime="image/png", on_click="ignore", key="dl_overlay")
-            d3.download_button("Similarity .npy", lambda: overlays.npy_bytes(score_now),
-                               file_name=f"{stem}-similarity.npy", mime="application/octet-stream", on_click="ignore",
-                               key="dl_npy")
-            h, w = seg.positive.shape
-            own = "the image's own size" if source in (SOURCES[0], SOURCES[2]) else "the size it was decoded to"
-            st.caption(f"The mask at {original[0]}x{original[1]} px, {own} (white = object); the "
-                       f"picture as shown ({w}x{h}); and the raw similarity map to the positive clicks as float32, "
-                       f"height x width, at the {w}x{h} px the page works at (its detail is the {rows}x{cols} patch "
-                       "grid), for your own analysis.")
+        clicked(feats, size, layer, feature, threshold, alpha, cmap)
 
     # ---- more views ----------------------------------------------------------------------------------
     st.divider()
@@ -256,6 +274,7 @@ def workbench():
                "looks; PCA colours patches by their main feature directions; Attributions show which pixels "
                "drive the similarity.")
 
+    _, pos, neg, seg = mask(feats, threshold)
     current = Current(ckpt, stamp, model, meta, image, str(image_name), key, size, layer, feature, threshold, cmap, feats,
                       pos, neg, seg, photo, others)
     if view == "Co-segmentation":

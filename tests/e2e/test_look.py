@@ -4,6 +4,7 @@ preview; several uploads with a mask (scored, co-segmented, exported at their ow
 a 12000x12000 PNG; attention of the first and the last block."""
 
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,41 @@ def test_click_negative_click_and_export(page, server, checkpoint):
     mask = Image.open(io.BytesIO(dl.value.path().read_bytes()))
     assert mask.format == "PNG" and mask.size == (451, 300)  # chelsea, at its own size
     assert set(mask.getdata()) <= {0, 255}
+
+
+PREVIEW = """() => { const b = document.querySelector('.ssl-click-box'), c = b.querySelector('canvas');
+    return {seq: +b.dataset.previewSeq || 0, coverage: +b.dataset.previewCoverage, threshold: +b.dataset.previewThreshold,
+            shown: c.style.display === 'block'}; }"""
+
+
+def mask_figures(line: str) -> tuple[float, float]:
+    """(coverage %, threshold) from the server's 'Mask: 12.3% of the image, threshold 0.456 ...' line."""
+    m = re.search(r"Mask: ([\d.]+)% of the image\*?\*?, threshold (-?[\d.]+)", line)
+    assert m, line
+    return float(m[1]), float(m[2])
+
+
+def test_the_browser_draws_each_mask_at_once_and_the_server_agrees(page, server, checkpoint):
+    """A click's mask is drawn by the browser in the click's own event (app/clickable_image.py's preview), from
+    the same features and by the same rule as the server's: the coverage and Otsu threshold match the server's
+    line, for a positive click and then a negative one; the server's picture then replaces the preview."""
+    choose_model(page, server, checkpoint)
+    page.get_by_text("Click on the object").first.wait_for()
+    n = patch_point(page, 0)["n"]
+    line = None
+    for k, mode in ((n // 2 + 3, "positive"), (0, "negative")):
+        if mode == "negative":
+            choose(page, "negative")
+        click_patch(page, k)
+        drawn = page.evaluate(PREVIEW)  # read right after the click's event: no server round trip yet
+        assert drawn["shown"] and drawn["seq"] >= 1, drawn
+        line = wait_mask_change(page, line)
+        coverage, threshold = mask_figures(line)
+        assert abs(100 * drawn["coverage"] - coverage) < 1.0, (drawn, line)
+        assert abs(drawn["threshold"] - threshold) < 0.02, (drawn, line)
+        page.wait_for_function(f"() => !({PREVIEW})().shown")  # the server's picture, once it has decoded
+    assert "1 positive, 1 negative" in line
+    assert_no_exception(page)
 
 
 def test_clicks_are_patch_accurate(page, server, checkpoint):
@@ -188,6 +224,13 @@ def test_uploads_with_a_mask_are_scored_co_segmented_and_exported_at_their_own_s
     assert sizes == {"field-mask.png": (2400, 1350), "street-mask.png": (640, 480)}
     assert_no_exception(page)
     shot(page, "look-uploads")
+
+    # The gallery follows the clicks, though a click reruns only the picture's part of the page.
+    page.get_by_role("button", name="Undo").click()
+    page.get_by_text("Click a positive point on the image above first.").wait_for()
+    click_patch(page, n // 2 + 1)
+    captions.filter(has_text="street.png:").first.wait_for()
+    assert_no_exception(page)
 
 
 def test_a_12000_px_png_upload_is_downscaled_and_its_mask_exported_full_size(page, server, checkpoint, tmp_path):
