@@ -6,7 +6,10 @@ CLI, exactly as a class would start it, then gets the figure its lesson is about
 - collapse lessons: embedding std and effective rank at the end against the guarded twin, trained the
   same minutes (target: one of them at least 5x lower);
 - the attention lesson: the share of the last block's kept attention (DINO's 60% mass) that lies on the
-  objects' masks, over the test scenes, beside the random-init network of the same shape.
+  objects' masks, over the test scenes, beside the random-init network of the same shape;
+- the masked-modelling lesson ("see a network learn to fill in the rest"): MAE's own loss on held-out
+  scenes, beside the same network at random init and a predictor of each hidden patch's mean colour (target:
+  at most half the better of the two, the lesson's "well below"); its kNN is printed beside, as information.
 
     python bench/lessons.py                          # every lesson preset (about 35 minutes on 2 cores)
     python bench/lessons.py --presets dino-collapse  # one, with its twin
@@ -29,12 +32,14 @@ sys.path.insert(0, str(ROOT))  # run as `python bench/...`
 from ssl_core.analysis.attention import cls_attention, mass_inside  # noqa: E402
 from ssl_core.data import load_data  # noqa: E402
 from ssl_core.data.augment import normalize  # noqa: E402
+from ssl_core.methods import get_method  # noqa: E402
 from ssl_core.models import random_init  # noqa: E402
-from ssl_core.models.checkpoint import load_model  # noqa: E402
+from ssl_core.models.checkpoint import load_model, read_checkpoint  # noqa: E402
 from ssl_core.train.presets import PRESETS  # noqa: E402
 
 ATTENTION = {"dino-shapes"}  # the lesson about emerging attention
-KNN_MARGIN, COLLAPSE_FACTOR = 0.10, 5.0
+RECONSTRUCTION = {"mae-shapes"}  # the lesson about filling in hidden patches
+KNN_MARGIN, COLLAPSE_FACTOR, RECONSTRUCTION_FACTOR = 0.10, 5.0, 0.5
 
 
 def train(preset: str, out: Path) -> tuple[dict, list[dict]]:
@@ -74,6 +79,37 @@ def attention_row(result: dict, cfg) -> dict:
                 met=ours > rand, by=f"{ours - rand:+.3f}")
 
 
+@torch.no_grad()
+def held_out_loss(method, images: torch.Tensor, batch: int = 256) -> float:
+    """The method's own loss over `images` (uint8), its views and masks drawn by one fixed generator, so every
+    model is scored on the same hidden patches."""
+    g, total = torch.Generator().manual_seed(0), 0.0
+    method.eval()
+    for i in range(0, len(images), batch):
+        total += method({"images": images[i:i + batch]}, g).loss.item() * len(images[i:i + batch])
+    return total / len(images)
+
+
+@torch.no_grad()
+def reconstruction_row(result: dict, cfg) -> dict:
+    """MAE's loss on 1,024 test scenes: the trained run (its checkpoint holds the decoder too), the same
+    network at random init, and that network with its last decoder layer zeroed, which predicts 0 for every
+    hidden patch: under the per-patch normalised target (norm_pix), each patch's own mean colour."""
+    test = load_data(cfg.data, "test", cfg.size, 1024)
+    trained, (tensors, _) = get_method(cfg.method).build(cfg, test), read_checkpoint(result["checkpoint"])
+    trained.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+    torch.manual_seed(0)
+    rand, mean = (get_method(cfg.method).build(cfg, test) for _ in range(2))
+    mean.decoder_pred.weight.zero_(), mean.decoder_pred.bias.zero_()
+    ours, rand_loss, mean_loss = (held_out_loss(m, test.images) for m in (trained, rand, mean))
+    bar = min(rand_loss, mean_loss)
+    knn = feature_row("", result, cfg)
+    return dict(figure=f"held-out loss {ours:.3f} ({knn['figure']})",
+                baseline=f"mean colour {mean_loss:.3f}, random init {rand_loss:.3f} ({knn['baseline']})",
+                target=f"<= {RECONSTRUCTION_FACTOR:g}x", met=ours <= RECONSTRUCTION_FACTOR * bar,
+                by=f"{ours / bar:.2f}x")
+
+
 def collapse_row(metrics: list[dict], twin: list[dict]) -> dict:
     std, rank = (last(metrics, k) for k in ("emb_std", "eff_rank"))
     std_t, rank_t = (last(twin, k) for k in ("emb_std", "eff_rank"))
@@ -99,6 +135,8 @@ def main() -> None:
             row = collapse_row(metrics, train(preset["twin"], out)[1])
         elif name in ATTENTION:
             row = attention_row(result, preset["config"])
+        elif name in RECONSTRUCTION:
+            row = reconstruction_row(result, preset["config"])
         else:
             row = feature_row(name, result, preset["config"])
         rows.append(dict(preset=name, minutes=preset["config"].minutes, steps=result["step"],

@@ -213,8 +213,8 @@ def mask(feats, threshold):
 
 @st.fragment
 def workbench():
-    """Everything below the choice of model and image. A click, or any control here, reruns only this part:
-    the server skips the page above it, and every browser redraws only what changed."""
+    """Everything below the choice of model and image. Any control here reruns only this part (a click, only
+    `clicked`): the server skips the page above it, and every browser redraws only what changed."""
     native = int(arch.get("img_size", 224))
     suggested = sim.suggested_size(meta, image.shape[1], image.shape[0])
     sizes = sorted({native, 128, 224, 320, 448, suggested})
@@ -274,6 +274,8 @@ def workbench():
                "looks; PCA colours patches by their main feature directions; Attributions show which pixels "
                "drive the similarity.")
 
+    if view is None:
+        return
     _, pos, neg, seg = mask(feats, threshold)
     current = Current(ckpt, stamp, model, meta, image, str(image_name), key, size, layer, feature, threshold, cmap, feats,
                       pos, neg, seg, photo, others)
