@@ -94,7 +94,7 @@ const otsu = (v, bins = 256) => {  // otsu_threshold
   const hist = new Float64Array(bins), k = bins / (hi - lo), step = (hi - lo) / bins, c = new Float64Array(bins);
   for (let i = 0; i < v.length; i++) hist[Math.min(Math.floor((v[i] - lo) * k), bins - 1)]++;
   for (let i = 0; i < bins; i++) c[i] = ((lo + i * step) + (lo + (i + 1) * step)) / 2;
-  const w0 = new Float64Array(bins), s0 = new Float64Array(bins), w1 = new Float64Array(bins), s1 = new Float64Array(bins);
+  const [w0, s0, w1, s1] = [0, 1, 2, 3].map(() => new Float64Array(bins));  // cumulative counts and sums
   for (let i = 0, w = 0, s = 0; i < bins; i++) { w += hist[i]; s += hist[i] * c[i]; w0[i] = w; s0[i] = s; }
   for (let i = bins - 1, w = 0, s = 0; i >= 0; i--) { w += hist[i]; s += hist[i] * c[i]; w1[i] = w; s1[i] = s; }
   let best = -1, t = c[0];
@@ -121,7 +121,10 @@ const erode = (m, h, w, r) => {  // overlays.outline's inner part: a square of s
 const drawPreview = (box) => {
   const d = box.__ssl, p = d.preview, canvas = box.querySelector("canvas");
   const clicks = p.clicks.concat(box.__pending), pos = clicks.filter((c) => c.positive);
-  if (!box.__base || !pos.length) return;  // drawn when the photo has decoded; no mask without a positive click
+  if (!box.__base || !pos.length) {  // drawn when the photo has decoded; no mask without a positive click
+    canvas.style.display = "none";
+    return;
+  }
   const neg = clicks.filter((c) => !c.positive), f = p.frame, w = f.width, h = f.height;
   const P = similarity(box.__feats, p, pos), N = neg.length ? similarity(box.__feats, p, neg) : null;
   const t = p.threshold === "otsu" ? otsu(P) : p.threshold, mask = new Uint8Array(w * h);
@@ -155,7 +158,7 @@ const drawPreview = (box) => {
   }
   canvas.style.display = "block";
   // What the browser drew, for tests and bench/load.py: the last click it includes, the mask's share, the threshold.
-  Object.assign(box.dataset, {previewSeq: clicks[clicks.length - 1].seq || p.seq, previewCoverage: n / (w * h),
+  Object.assign(box.dataset, {previewSeq: clicks[clicks.length - 1].seq || d.seq, previewCoverage: n / (w * h),
                               previewThreshold: t});
 };
 
@@ -197,21 +200,20 @@ export default function ({ data, parentElement, setTriggerValue }) {
     box.addEventListener("click", (e) => {
       const p = patchAt(e), d = box.__ssl;
       if (!p) return;
-      // Numbered past every click the server has seen, so the server's reply tells which clicks it holds.
-      const seq = Math.max(box.__seq || 0, d.preview ? d.preview.seq : 0) + 1;
+      // Numbered past every click the server has seen, so its reply tells which clicks it holds; the trigger
+      // carries every click not yet answered, since Streamlit keeps only the latest of triggers that queue up.
+      const seq = Math.max(box.__seq || 0, d.seq) + 1, f = d.preview && d.preview.frame;
       box.__seq = seq;
-      setTriggerValue("click", {...p, seq});
-      if (!d.preview) return;
-      const f = d.preview.frame;  // Frame.patch_centre, as the server turns the patch into a click
-      box.__pending.push({x: Math.min((p.col + 0.5) * f.patch * f.width / f.rw, f.width - 0.5),
-                          y: Math.min((p.row + 0.5) * f.patch * f.height / f.rh, f.height - 0.5),
-                          positive: d.preview.positive, seq});
-      drawPreview(box);
+      box.__pending.push(f ? {...p, seq, positive: d.preview.positive,  // Frame.patch_centre, as the server
+                              x: Math.min((p.col + 0.5) * f.patch * f.width / f.rw, f.width - 0.5),
+                              y: Math.min((p.row + 0.5) * f.patch * f.height / f.rh, f.height - 0.5)} : {...p, seq});
+      setTriggerValue("click", {clicks: box.__pending.map(({row, col, seq}) => ({row, col, seq}))});
+      if (f) drawPreview(box);
     });
   }
   box.__ssl = data;
   const img = box.querySelector("img"), canvas = box.querySelector("canvas"), p = data.preview;
-  box.__pending = p ? box.__pending.filter((c) => c.seq > p.seq) : [];  // clicks the server has not answered yet
+  box.__pending = box.__pending.filter((c) => c.seq > data.seq);  // clicks the server has not answered yet
   // The server's picture replaces the preview once it holds every click, and not before it has decoded.
   const serverImage = () => { if (!box.__pending.length) canvas.style.display = "none"; };
   if (img.getAttribute("src") !== data.src) {
@@ -223,10 +225,12 @@ export default function ({ data, parentElement, setTriggerValue }) {
   img.style.width = `${data.width}px`;
   Object.assign(img.dataset, {rows: data.rows, cols: data.cols, w: data.w, h: data.h, pw: data.pw, ph: data.ph});
   if (!p) return;
+  box.dataset.positive = p.positive;  // the mode the next click is drawn in
   if (box.__fkey !== p.fkey) { box.__feats = decodeHalves(p.feats); box.__fkey = p.fkey; }
   if (box.__bsrc !== p.base) {
     box.__bsrc = p.base;
     box.__base = null;
+    box.dataset.ready = "";
     const photo = new Image();
     photo.onload = () => {
       if (box.__bsrc !== p.base) return;
@@ -235,6 +239,7 @@ export default function ({ data, parentElement, setTriggerValue }) {
       const ctx = c.getContext("2d");
       ctx.drawImage(photo, 0, 0);
       box.__base = ctx.getImageData(0, 0, c.width, c.height).data;
+      box.dataset.ready = "1";  // a click is drawn in its own event from here on
       if (box.__pending.length) drawPreview(box);
     };
     photo.src = p.base;
@@ -260,15 +265,21 @@ def set_clicks(name: str, value: list[dict]) -> None:
 
 
 def _on_click(name: str, frame, positive_key: str) -> None:
+    """Append the clicks of the trigger the server has not seen yet (numbered by the browser)."""
     event = st.session_state.get(f"{name}_image") or {}
-    p = event.get("click")
-    if not p:
-        return
+    seen = st.session_state.get(f"{name}_seq", 0)
     rows, cols = frame.content_grid
-    row, col = min(max(int(p["row"]), 0), rows - 1), min(max(int(p["col"]), 0), cols - 1)
-    x, y = frame.patch_centre(row, col)
-    clicks(name).append({"x": float(x), "y": float(y), "positive": _positive(positive_key)})
-    st.session_state[f"{name}_seq"] = int(p.get("seq", 0))
+    for p in (event.get("click") or {}).get("clicks", []):
+        try:
+            seq, row, col = int(p["seq"]), int(p["row"]), int(p["col"])
+        except (KeyError, TypeError, ValueError):
+            continue  # not what this component sends: ignore it
+        if seq <= seen:
+            continue
+        x, y = frame.patch_centre(min(max(row, 0), rows - 1), min(max(col, 0), cols - 1))
+        clicks(name).append({"x": float(x), "y": float(y), "positive": _positive(positive_key)})
+        seen = seq
+    st.session_state[f"{name}_seq"] = seen
 
 
 def _positive(positive_key: str) -> bool:
@@ -294,8 +305,8 @@ class Preview:
 
 
 PREVIEW_MAX_BYTES = 2**20
-"""The most feature bytes a page sends its browser with every rerun: a ViT-S/16 at 448 px (600 KB) gets a
-preview; a ViT-B/16 at 448 px (1.2 MB) waits for the server."""
+"""The most feature bytes a page sends its browser with every rerun (float16, before base64 adds a third): a
+ViT-S/16 at 448 px (600 KB) gets a preview; a ViT-B/16 at 448 px (1.2 MB) waits for the server."""
 
 
 def previews(feats: PatchFeatures) -> bool:
@@ -310,7 +321,7 @@ def _preview_data(p: Preview, name: str, positive_key: str) -> dict:
     return {"feats": base64.b64encode(halves).decode(), "fkey": hashlib.blake2b(halves, digest_size=8).hexdigest(),
             "R": rows, "C": cols, "D": dim, "base": jpeg_uri(p.image),
             "frame": {k: getattr(f, k) for k in ("width", "height", "rw", "rh", "pw", "ph", "patch")},
-            "clicks": clicks(name), "seq": st.session_state.get(f"{name}_seq", 0), "positive": _positive(positive_key),
+            "clicks": clicks(name), "positive": _positive(positive_key),
             "threshold": p.threshold, "alpha": p.alpha, "lut": overlays.lut(p.cmap).ravel().tolist(),
             "line": list(overlays.LINE_COLOUR), "outline": overlays.outline_width(p.image.shape),
             "radius": overlays.click_radius(p.image.shape)}
@@ -326,5 +337,6 @@ def clickable_image(name: str, picture: np.ndarray, frame, positive_key: str, wi
     rows, cols = frame.content_grid
     data = {"src": jpeg_uri(picture), "width": int(width), "w": w, "h": h, "rows": rows, "cols": cols,
             "pw": frame.patch * w / frame.rw, "ph": frame.patch * h / frame.rh,
+            "seq": st.session_state.get(f"{name}_seq", 0),  # the last click the server holds
             "preview": _preview_data(preview, name, positive_key) if preview and previews(preview.feats) else None}
     _component(key=f"{name}_image", data=data, on_click_change=lambda: _on_click(name, frame, positive_key))

@@ -71,6 +71,7 @@ def outline_width(shape) -> int:
 
 
 def click_radius(shape) -> int:
+    """The radius in pixels of a click's disc on an image of `shape` (H, W, ...)."""
     return max(3, round(max(shape[:2]) / 80))
 
 

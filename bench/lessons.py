@@ -62,7 +62,7 @@ def attention_on_objects(model, meta: dict, data: str, n: int = 256) -> tuple[fl
     return mass_inside(attn.numpy(), inside.numpy()), inside.mean().item()
 
 
-def feature_row(name: str, result: dict, cfg) -> dict:
+def feature_row(result: dict, cfg) -> dict:
     ev = cli(["eval", "knn", "--checkpoint", result["checkpoint"], "--data", cfg.data])
     model, bar = ev["model"]["k200"], max(ev["pixels"]["k200"], ev["random_init"]["k200"])
     return dict(figure=f"kNN {model:.3f}", baseline=f"pixels {ev['pixels']['k200']:.3f}, random init "
@@ -79,10 +79,9 @@ def attention_row(result: dict, cfg) -> dict:
                 met=ours > rand, by=f"{ours - rand:+.3f}")
 
 
-@torch.no_grad()
 def held_out_loss(method, images: torch.Tensor, batch: int = 256) -> float:
     """The method's own loss over `images` (uint8), its views and masks drawn by one fixed generator, so every
-    model is scored on the same hidden patches."""
+    model is scored on the same hidden patches (called under reconstruction_row's no_grad)."""
     g, total = torch.Generator().manual_seed(0), 0.0
     method.eval()
     for i in range(0, len(images), batch):
@@ -100,10 +99,11 @@ def reconstruction_row(result: dict, cfg) -> dict:
     trained.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
     torch.manual_seed(0)
     rand, mean = (get_method(cfg.method).build(cfg, test) for _ in range(2))
-    mean.decoder_pred.weight.zero_(), mean.decoder_pred.bias.zero_()
+    mean.decoder_pred.weight.zero_()
+    mean.decoder_pred.bias.zero_()
     ours, rand_loss, mean_loss = (held_out_loss(m, test.images) for m in (trained, rand, mean))
     bar = min(rand_loss, mean_loss)
-    knn = feature_row("", result, cfg)
+    knn = feature_row(result, cfg)
     return dict(figure=f"held-out loss {ours:.3f} ({knn['figure']})",
                 baseline=f"mean colour {mean_loss:.3f}, random init {rand_loss:.3f} ({knn['baseline']})",
                 target=f"<= {RECONSTRUCTION_FACTOR:g}x", met=ours <= RECONSTRUCTION_FACTOR * bar,
@@ -138,7 +138,7 @@ def main() -> None:
         elif name in RECONSTRUCTION:
             row = reconstruction_row(result, preset["config"])
         else:
-            row = feature_row(name, result, preset["config"])
+            row = feature_row(result, preset["config"])
         rows.append(dict(preset=name, minutes=preset["config"].minutes, steps=result["step"],
                          seconds=time.perf_counter() - t, **row))
         print(rows[-1], flush=True)

@@ -8,8 +8,8 @@ session starts the smoke preset on Train. Sessions start together (`--arrive S`:
 its own browser context (its own Streamlit session and cookies), dealt over `--browsers` Chromium processes.
 
 Prints p50/p95 click-to-mask latency over every click of every session (the first click of each session
-apart: it may pay for the feature extraction), and click-to-figures (the server's reply), page-load times, errors (exceptions, "Unexpected error"
-alerts, timeouts), the server's peak resident memory (the Streamlit process; training runs are their own
+apart: it may pay for the feature extraction), and click-to-figures (the server's reply), page-load times,
+errors (exceptions, "Unexpected error" alerts, timeouts), the server's peak resident memory (the Streamlit process; training runs are their own
 processes and are listed apart), and where the CPU went while the sessions clicked: CPU seconds of the
 server, of Chromium, and of training processes.
 
@@ -226,8 +226,8 @@ async def load(url: str, server_pid: int, opts) -> dict:
     browsers, nice = max(1, opts.browsers), opts.browser_nice
     from playwright.async_api import async_playwright
 
-    out = {"clicks": [], "first": [], "server": [], "first_server": [], "loads": [], "switches": [], "errors": [], "renderer": [], "spans": [],
-           "switch_renderer": {}}
+    out = {"clicks": [], "first": [], "server": [], "first_server": [], "loads": [], "switches": [], "errors": [],
+           "renderer": [], "spans": [], "switch_renderer": {}}
     async with async_playwright() as p:
         pool = [await p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS + FOREGROUND)
                 for _ in range(browsers)]

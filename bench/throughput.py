@@ -12,7 +12,6 @@ Images/s counts source images; a two-view method processes two views per image.
 """
 
 import argparse
-import json
 import sys
 import time
 
@@ -22,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python bench/...`
 
+from ssl_core.cli import parse_value
 from ssl_core.devices import autocast, pick_device
 from ssl_core.methods import build_method
 from ssl_core.models import build_backbone, parse_backbone
@@ -87,10 +87,10 @@ def main():
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--steps", type=int, default=8)
     p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                   help="method parameters, as `train --set` takes them (e.g. view_scale=0.625)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a method parameter, as `train --set` takes it (e.g. view_scale=0.625); repeat for more")
     args = p.parse_args()
-    method_args = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.set)}
+    method_args = {k: parse_value(v) for k, _, v in (kv.partition("=") for kv in args.set)}
     print(f"device {pick_device()}, {torch.get_num_threads()} threads, batch {args.batch_size}, 32 px shapes"
           + (f", method parameters {method_args}" if method_args else ""))
     print(f"{'method':8s} {'backbone':10s} {'dtype':5s} {'engine img/s':>13s} {'bare img/s':>11s} "

@@ -49,7 +49,8 @@ def _progress(what: str):
     return report
 
 
-def _parse_value(text: str):
+def parse_value(text: str):
+    """A `--set` value: JSON where it parses (numbers, booleans, lists), else the text itself."""
     try:
         return json.loads(text)
     except json.JSONDecodeError:
@@ -100,9 +101,9 @@ def cmd_train(args) -> int:
             raise UserError(f"--set takes KEY=VALUE, got {item!r}")
         key = {"knn_every": "eval_every"}.get(key, key)
         if key in names and key != "method_args":
-            setattr(cfg, key, _parse_value(value))
+            setattr(cfg, key, parse_value(value))
         else:
-            cfg.method_args[key] = _parse_value(value)
+            cfg.method_args[key] = parse_value(value)
     if not args.resume and (out / "config.json").exists() and any(out.glob("checkpoints/*.safetensors")):
         raise UserError(f"{out} already holds a run: use --resume to continue it, or choose another --out")
     master = int(os.environ.get("RANK", 0)) == 0

@@ -167,20 +167,7 @@ def clicked(feats, size: int, layer: int, feature: str, threshold, alpha: float,
                     f"{len(pos)} positive, {len(neg)} negative click(s).")
         m2.caption(f"Server time for this click: {compute_ms:.0f} ms (features are cached per image and model).")
         if gt is not None and gt.shape == seg.mask.shape:
-            scores = {"this model": jaccard(seg.mask, gt)}
-            with user_errors():
-                twin = compute.random_twin(json.dumps(arch, sort_keys=True))
-                rf = compute.features(f"random-init:{ckpt}", stamp, key, size, layer, feature, twin, image, norm)
-                cf = compute.colour_feats(key, size, image)
-                for label, f in (("colour + position", cf), ("random init", rf)):
-                    if f is not None:
-                        scores[label] = jaccard(sim.segment(f, pos, neg, threshold).mask, gt)
-                scores["all foreground"] = jaccard(np.ones_like(gt), gt)
-            header, values = " | ".join(scores), " | ".join(f"{v:.3f}" for v in scores.values())
-            st.markdown(f"**Jaccard with the ground-truth mask**\n\n| {header} |\n|{'---|' * len(scores)}\n| {values} |")
-            st.caption("Jaccard (intersection over union) with the ground-truth mask, beside the same clicks on "
-                       "plain colour-and-position features, on an untrained network of the same shape, and a mask "
-                       "of the whole image.")
+            scores(seg, pos, neg, threshold, size, layer, feature)
         d1, d2, d3 = st.columns(3)
         stem = Path(str(image_name)).stem or "image"
         mask_now, picture_now, score_now, original = seg.mask, picture, seg.positive, photo.original
@@ -197,6 +184,24 @@ def clicked(feats, size: int, layer: int, feature: str, threshold, alpha: float,
                    f"picture as shown ({w}x{h}); and the raw similarity map to the positive clicks as float32, "
                    f"height x width, at the {w}x{h} px the page works at (its detail is the {rows}x{cols} patch "
                    "grid), for your own analysis.")
+
+
+def scores(seg, pos, neg, threshold, size: int, layer: int, feature: str) -> None:
+    """The mask's Jaccard with the ground truth, beside the same clicks on the baselines' features."""
+    table = {"this model": jaccard(seg.mask, gt)}
+    with user_errors():
+        twin = compute.random_twin(json.dumps(arch, sort_keys=True))
+        rf = compute.features(f"random-init:{ckpt}", stamp, key, size, layer, feature, twin, image, norm)
+        cf = compute.colour_feats(key, size, image)
+        for label, f in (("colour + position", cf), ("random init", rf)):
+            if f is not None:
+                table[label] = jaccard(sim.segment(f, pos, neg, threshold).mask, gt)
+        table["all foreground"] = jaccard(np.ones_like(gt), gt)
+    header, values = " | ".join(table), " | ".join(f"{v:.3f}" for v in table.values())
+    st.markdown(f"**Jaccard with the ground-truth mask**\n\n| {header} |\n|{'---|' * len(table)}\n| {values} |")
+    st.caption("Jaccard (intersection over union) with the ground-truth mask, beside the same clicks on "
+               "plain colour-and-position features, on an untrained network of the same shape, and a mask "
+               "of the whole image.")
 
 
 def mask(feats, threshold):
@@ -276,7 +281,7 @@ def workbench():
 
     if view is None:
         return
-    _, pos, neg, seg = mask(feats, threshold)
+    _, pos, neg, seg = mask(feats, threshold) if view in CLICK_VIEWS else ([], [], [], None)
     current = Current(ckpt, stamp, model, meta, image, str(image_name), key, size, layer, feature, threshold, cmap, feats,
                       pos, neg, seg, photo, others)
     if view == "Co-segmentation":

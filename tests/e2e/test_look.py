@@ -110,14 +110,16 @@ def test_the_browser_draws_each_mask_at_once_and_the_server_agrees(page, server,
     line, for a positive click and then a negative one; the server's picture then replaces the preview."""
     choose_model(page, server, checkpoint)
     page.get_by_text("Click on the object").first.wait_for()
+    page.wait_for_function("() => document.querySelector('.ssl-click-box').dataset.ready === '1'")
     n = patch_point(page, 0)["n"]
     line = None
-    for k, mode in ((n // 2 + 3, "positive"), (0, "negative")):
+    for clicks, (k, mode) in enumerate(((n // 2 + 3, "positive"), (0, "negative")), 1):
         if mode == "negative":
             choose(page, "negative")
+            page.wait_for_function("() => document.querySelector('.ssl-click-box').dataset.positive === 'false'")
         click_patch(page, k)
         drawn = page.evaluate(PREVIEW)  # read right after the click's event: no server round trip yet
-        assert drawn["shown"] and drawn["seq"] >= 1, drawn
+        assert drawn["shown"] and drawn["seq"] == clicks, drawn
         line = wait_mask_change(page, line)
         coverage, threshold = mask_figures(line)
         assert abs(100 * drawn["coverage"] - coverage) < 1.0, (drawn, line)
