@@ -9,15 +9,22 @@ Three loops are timed on the same batches of 32 px shapes (decoded once, uint8):
 - bare:   the same method's forward (`method(batch, generator)`), `backward` and `AdamW.step` in a plain loop;
 - model:  the backbone alone, forward and backward of one pre-made float view (no augmentation).
 Images/s counts source images; a two-view method processes two views per image.
+
+Beside them, the ceiling: the floating-point work of one bare step (matrix products and convolutions, counted by
+`torch.utils.flop_counter`) divided into the machine's dense matrix-multiply rate in the same dtype (measured here,
+best of five 2048 x 2048 products). No dense kernel runs faster than that rate, so no loop of this method and
+backbone runs faster than the ceiling here; only fewer FLOPs (smaller views, a smaller network) or a kernel that
+skips multiplications (Winograd, which oneDNN's bfloat16 convolutions do not offer) would pass it.
 """
 
 import argparse
 import sys
 import time
 
-import torch
-
 from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python bench/...`
 
@@ -36,6 +43,21 @@ def timed(fn, steps: int, warmup: int, batch: int) -> float:
     for _ in range(steps):
         fn()
     return steps * batch / (time.perf_counter() - t0)
+
+
+def matmul_rate(dtype: str, n: int = 2048, reps: int = 5) -> float:
+    """FLOP/s of the fastest of `reps` n x n by n x n products in `dtype` on the device."""
+    device = pick_device()
+    a, b = (torch.randn(n, n, dtype=torch.bfloat16 if dtype == "bf16" else torch.float32, device=device)
+            for _ in range(2))
+    return max(timed(lambda: (a @ b)[0, 0].item(), 1, 1, 1) for _ in range(reps)) * 2 * n ** 3  # .item() waits for a GPU
+
+
+def flops_per_image(step, batch: int) -> float:
+    """The FLOPs one call of `step` (forward, backward and update of one batch) spends per source image."""
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return counter.get_total_flops() / batch
 
 
 def bench(method: str, backbone: str, dtype: str, batch: int, steps: int, warmup: int, args: dict) -> dict:
@@ -63,6 +85,7 @@ def bench(method: str, backbone: str, dtype: str, batch: int, steps: int, warmup
         opt.step()
 
     bare = timed(bare_step, steps, warmup, batch)
+    flops = flops_per_image(bare_step, batch)
 
     net = build_backbone(parse_backbone(backbone, 32)).to(device)
     opt2 = torch.optim.AdamW(net.parameters(), lr=1e-4)
@@ -76,7 +99,8 @@ def bench(method: str, backbone: str, dtype: str, batch: int, steps: int, warmup
         opt2.step()
 
     model = timed(model_step, steps, warmup, batch)
-    return {"method": method, "backbone": backbone, "dtype": dtype, "engine": engine, "bare": bare, "model": model}
+    return {"method": method, "backbone": backbone, "dtype": dtype, "engine": engine, "bare": bare, "model": model,
+            "gflop": flops / 1e9}
 
 
 def main():
@@ -93,16 +117,21 @@ def main():
     method_args = {k: parse_value(v) for k, _, v in (kv.partition("=") for kv in args.set)}
     print(f"device {pick_device()}, {torch.get_num_threads()} threads, batch {args.batch_size}, 32 px shapes"
           + (f", method parameters {method_args}" if method_args else ""))
+    rates = {dtype: matmul_rate(dtype) for dtype in args.dtypes}
+    print("dense matmul rate: " + ", ".join(f"{d} {r / 1e9:.0f} GFLOP/s" for d, r in rates.items()))
     print(f"{'method':8s} {'backbone':10s} {'dtype':5s} {'engine img/s':>13s} {'bare img/s':>11s} "
-          f"{'engine/bare':>11s} {'model-only img/s':>17s}")
+          f"{'engine/bare':>11s} {'model-only img/s':>17s} {'GFLOP/img':>10s} {'ceiling img/s':>14s} "
+          f"{'engine/ceiling':>15s}")
     for method in args.methods:
         for backbone in args.backbones:
             if method == "mae" and backbone.startswith("resnet"):
                 continue
             for dtype in args.dtypes:
                 r = bench(method, backbone, dtype, args.batch_size, args.steps, args.warmup, method_args)
+                ceiling = rates[dtype] / 1e9 / r["gflop"]
                 print(f"{method:8s} {backbone:10s} {dtype:5s} {r['engine']:13.1f} {r['bare']:11.1f} "
-                      f"{r['engine'] / r['bare']:11.2f} {r['model']:17.1f}", flush=True)
+                      f"{r['engine'] / r['bare']:11.2f} {r['model']:17.1f} {r['gflop']:10.2f} {ceiling:14.1f} "
+                      f"{r['engine'] / ceiling:15.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -271,6 +271,7 @@ def create(run_dir, kind: str, config, owner: str = "", preset: str | None = Non
     if (run_dir / "config.json").exists():
         raise UserError(f"{run_dir.name} already holds a run: choose a new name, or resume it")
     config.validate()
+    get_method(config.method).check_args(config.method_args, config.backbone)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "run.json", {"kind": kind, "owner": owner, "name": run_dir.name, "preset": preset,
                                       "created": time.time()})

@@ -146,8 +146,21 @@ class Method(nn.Module):
 
     @classmethod
     def create(cls, backbone, args: dict | None = None) -> "Method":
-        """The method on `backbone` with hyper-parameters `args`, each checked (name, type, range) first."""
+        """The method on `backbone` with hyper-parameters `args`, each checked (`check_args`) first."""
         args = dict(args or {})
+        cls.check_args(args, backbone.arch["name"])
+        common = {k: args.pop(k) for k in list(args) if k in COMMON_PARAMS}
+        method = cls(backbone, **args)
+        for k, v in common.items():
+            setattr(method, k, v)
+        return method
+
+    @classmethod
+    def check_args(cls, args: dict, backbone: str) -> None:
+        """A one-line UserError unless every hyper-parameter in `args` exists, fits its type and range, and suits
+        the backbone (its name or spec: vit, cnn:width=48, resnet18, mlp). Cheap: runs are refused before any
+        data loads."""
+        backbone = backbone.strip().lower()
         params = {name: (default, doc) for name, default, doc in method_params(cls)}
         unknown = set(args) - set(params)
         if unknown:
@@ -161,16 +174,11 @@ class Method(nn.Module):
             check = cls.param_checks.get(name) or COMMON_CHECKS.get(name)
             if check and value is not None and not check[0](value):
                 raise UserError(f"{cls.name}: {name} = {value!r} {check[1]}")
-        if cls.needs_vit and backbone.arch["name"] != "vit":
+        if cls.needs_vit and not backbone.startswith("vit"):
             raise UserError(f"{cls.name} masks patches and needs a ViT backbone: use --backbone vit")
-        if args.get("view_scale", 1) != 1 and (backbone.arch["name"] == "vit" or not hasattr(backbone, "img_size")):
+        if args.get("view_scale", 1) != 1 and not backbone.startswith(("cnn", "resnet18")):
             raise UserError("view_scale needs a ConvNet on images (cnn or resnet18): a ViT's patch grid is fixed at "
                             "its input size; leave view_scale at 1")
-        common = {k: args.pop(k) for k in list(args) if k in COMMON_PARAMS}
-        method = cls(backbone, **args)
-        for k, v in common.items():
-            setattr(method, k, v)
-        return method
 
     @classmethod
     def build(cls, cfg, data, args: dict | None = None) -> "Method":

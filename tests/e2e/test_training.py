@@ -25,6 +25,19 @@ def test_train_watch_stop_and_open_checkpoint(page, server):
     name.fill("e2e-run")
     name.press("Enter")
     wait_idle(page)
+
+    # A nonsense method parameter is refused in one line before a run folder (or its data) exists.
+    temperature = page.get_by_role("spinbutton", name="temperature", exact=True)
+    default = temperature.input_value()
+    for value in ("0", default):
+        temperature.fill(value)
+        temperature.press("Enter")
+        wait_idle(page)
+        if value == "0":
+            page.get_by_role("button", name="Start").click()
+            page.get_by_test_id("stAlertContentError").filter(has_text="temperature = 0.0 must be").wait_for()
+            assert not (server["runs"] / "e2e-run").exists()
+            assert_no_exception(page)
     page.get_by_role("button", name="Start").click()
 
     # The curve grows while the run trains (the fragment redraws it from metrics.jsonl).

@@ -85,6 +85,14 @@ def test_runs_have_kinds_and_owners_and_a_refused_config_leaves_nothing(tmp_path
     assert not (root / "bad").exists()
     with pytest.raises(UserError, match="unknown run kind"):
         runs.create(root / "x", "gan", tiny(steps=2))
+    # the method's hyper-parameters are refused here too, before a run (and its data) exists
+    for args, message in (({"temperature": -1.0}, "temperature"), ({"tau": 0.1}, "has no parameter tau"),
+                          ({"view_scale": 0.5}, "needs a ConvNet")):
+        with pytest.raises(UserError, match=message):
+            runs.create(root / "bad", "ssl", tiny(steps=2, method_args=args))
+        assert not (root / "bad").exists()
+    with pytest.raises(UserError, match="needs a ViT"):
+        runs.create(root / "bad", "ssl", tiny(method="mae", backbone="cnn", steps=2))
 
 
 def test_a_finished_run_leaves_no_zombie_and_no_temporary_files(tmp_path):
