@@ -11,33 +11,35 @@ LOSS_POINTS = """() => {
 }"""
 
 
+def enter(page, label: str, value: str) -> str:
+    """Type `value` into the number box `label` and let the page rerun; returns what the box held before."""
+    box = page.get_by_role("spinbutton", name=label, exact=True)  # exact: "steps" is also a budget choice
+    before = box.input_value()
+    box.fill(value)
+    box.press("Enter")
+    wait_idle(page)
+    return before
+
+
 def test_train_watch_stop_and_open_checkpoint(page, server):
     open_page(page, server, "train?preset=smoke")
     assert_no_exception(page)
     page.get_by_text("All hyper-parameters").click()
     # Long enough to stop it half-way; small batches and no periodic kNN keep it light on 2 cores.
     for label, value in [("steps", "3000"), ("batch_size", "16"), ("eval_every", "0")]:
-        box = page.get_by_role("spinbutton", name=label, exact=True)  # "steps" is also a budget choice
-        box.fill(value)
-        box.press("Enter")
-        wait_idle(page)
+        enter(page, label, value)
     name = page.get_by_label("Run name")
     name.fill("e2e-run")
     name.press("Enter")
     wait_idle(page)
 
     # A nonsense method parameter is refused in one line before a run folder (or its data) exists.
-    temperature = page.get_by_role("spinbutton", name="temperature", exact=True)
-    default = temperature.input_value()
-    for value in ("0", default):
-        temperature.fill(value)
-        temperature.press("Enter")
-        wait_idle(page)
-        if value == "0":
-            page.get_by_role("button", name="Start").click()
-            page.get_by_test_id("stAlertContentError").filter(has_text="temperature = 0.0 must be").wait_for()
-            assert not (server["runs"] / "e2e-run").exists()
-            assert_no_exception(page)
+    default = enter(page, "temperature", "0")
+    page.get_by_role("button", name="Start").click()
+    page.get_by_test_id("stAlertContentError").filter(has_text="temperature = 0.0 must be").wait_for()
+    assert not (server["runs"] / "e2e-run").exists()
+    assert_no_exception(page)
+    enter(page, "temperature", default)
     page.get_by_role("button", name="Start").click()
 
     # The curve grows while the run trains (the fragment redraws it from metrics.jsonl).
