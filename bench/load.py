@@ -9,9 +9,9 @@ its own browser context (its own Streamlit session and cookies), dealt over `--b
 
 Prints p50/p95 click-to-mask latency over every click of every session (the first click of each session
 apart: it may pay for the feature extraction), and click-to-figures (the server's reply), page-load times,
-errors (exceptions, "Unexpected error" alerts, timeouts), the server's peak resident memory (the Streamlit process; training runs are their own
-processes and are listed apart), and where the CPU went while the sessions clicked: CPU seconds of the
-server, of Chromium, and of training processes.
+errors (exceptions, "Unexpected error" alerts, timeouts), the server's peak resident memory (the Streamlit
+process; training runs are their own processes and are listed apart), and where the CPU went while the
+sessions clicked: CPU seconds of the server, of Chromium, and of training processes.
 
     python bench/load.py --sessions 20 [--clicks 6] [--train-every 5] [--think 4]
 

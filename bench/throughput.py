@@ -50,7 +50,8 @@ def matmul_rate(dtype: str, n: int = 2048, reps: int = 5) -> float:
     device = pick_device()
     a, b = (torch.randn(n, n, dtype=torch.bfloat16 if dtype == "bf16" else torch.float32, device=device)
             for _ in range(2))
-    return max(timed(lambda: (a @ b)[0, 0].item(), 1, 1, 1) for _ in range(reps)) * 2 * n ** 3  # .item() waits for a GPU
+    product = lambda: (a @ b)[0, 0].item()  # noqa: E731 (.item() waits for a GPU to finish)
+    return max(timed(product, 1, 1, 1) for _ in range(reps)) * 2 * n ** 3
 
 
 def flops_per_image(step, batch: int) -> float:
